@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rbochs: build an arm64 (and x86_64) guest kernel with our tree laid over
+# Linux 7.3, boot it in QEMU and check what reaches the screen.
+#
+#   make run     build what is stale, boot the arm64 guest, save a screenshot
+#   make check   all tests; ends in "N passed, N failed"
+#
+# Big things live outside the checkout, under CACHE:
+#   $(CACHE)/src     the pristine kernel source (or KSRC=/path/to/linux)
+#   $(CACHE)/tree    that source with patches/ applied and our files laid over
+#   $(CACHE)/build   one kbuild output directory per configuration
+# Artefacts (screenshots, console logs, results) go to OUT.
+
+CACHE    ?= $(HOME)/.cache/rbochs
+OUT      ?= $(CURDIR)/out
+KSRC     ?=
+DEVICE   ?= VGA
+DISPLAY_BACKEND ?= none
+JOBS     ?= $(shell nproc)
+
+export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+TREE     := $(CACHE)/tree/linux
+BUILD    := $(CACHE)/build
+STAMPS   := $(CACHE)/stamps
+KMAKE     = $(MAKE) -s -C $(TREE) LLVM=-19 -j$(JOBS)
+VMTEST   := tools/vmtest/target/release/vmtest
+GUEST_arm64 := tools/guest/target/aarch64-unknown-linux-musl/release/rbguest
+
+# Kernel configurations: architecture and config fragments.
+ARCH_arm64-test := arm64
+FRAGS_arm64-test := configs/arm64.config configs/debug.config
+ARCH_arm64-run := arm64
+FRAGS_arm64-run := configs/arm64.config
+
+ifeq ($(KSRC),)
+PRISTINE := $(CACHE)/src/linux-source-7.3
+else
+PRISTINE := $(KSRC)
+endif
+
+.PHONY: all run check setup source tree kernel-% initramfs-% vmtest guest \
+	rustfmtcheck clean distclean FORCE
+
+all: run
+
+setup: $(STAMPS)/setup
+$(STAMPS)/setup: tools/setup.sh
+	@tools/setup.sh
+	@mkdir -p $(STAMPS) && touch $@
+
+# The kernel source: Debian's linux-source-7.3, through a private apt
+# configuration (tools/apt-private.sh), unless KSRC names a tree.
+source: $(PRISTINE)/Makefile
+$(CACHE)/src/linux-source-7.3/Makefile: | $(STAMPS)/setup
+	@tools/apt-private.sh download $(CACHE)/apt-trixie trixie-backports amd64 linux-source-7.3
+	@echo "source: unpacking linux-source-7.3"
+	@rm -rf $(CACHE)/src.new && mkdir -p $(CACHE)/src.new
+	@deb=$$(ls -t $(CACHE)/apt-trixie/linux-source-7.3_*.deb | head -n1) && \
+		dpkg-deb --fsys-tarfile "$$deb" | tar -xO --wildcards '*/linux-source-7.3.tar.xz' | \
+		tar -xJ -C $(CACHE)/src.new
+	@test -f $(CACHE)/src.new/linux-source-7.3/Makefile || \
+		{ echo "source: error: the package has no linux-source-7.3 tree" >&2; exit 1; }
+	@rm -rf $(CACHE)/src && mv $(CACHE)/src.new $(CACHE)/src
+ifneq ($(KSRC),)
+$(KSRC)/Makefile:
+	@echo "error: KSRC=$(KSRC) is not a kernel source tree (no Makefile there)" >&2; exit 1
+endif
+
+tree: $(PRISTINE)/Makefile | $(STAMPS)/setup
+	@tools/prepare-tree.sh $(CURDIR) $(PRISTINE) $(TREE)
+
+# kernel-CONFIG: configure (if the fragments changed) and build.
+kernel-%: tree FORCE
+	@test -n "$(ARCH_$*)" || { echo "error: unknown kernel configuration '$*'" >&2; exit 1; }
+	@tools/kconfig.sh $(TREE) $(BUILD)/$* $(ARCH_$*) $(FRAGS_$*)
+	@echo "kernel: building $* ($(ARCH_$*)) in $(BUILD)/$*"
+	@$(KMAKE) O=$(BUILD)/$* ARCH=$(ARCH_$*) all >$(BUILD)/$*/build.log 2>&1 || \
+		{ grep -E -B2 -A8 'error|Error' $(BUILD)/$*/build.log | head -60 >&2; \
+		  echo "kernel: build of $* failed; full log: $(BUILD)/$*/build.log" >&2; exit 1; }
+	@rm -rf $(BUILD)/$*/modules-staging
+	@$(KMAKE) O=$(BUILD)/$* ARCH=$(ARCH_$*) INSTALL_MOD_PATH=$(BUILD)/$*/modules-staging \
+		INSTALL_MOD_STRIP=1 modules_install >/dev/null
+
+vmtest:
+	@cd tools/vmtest && cargo build --release --quiet
+
+guest: | $(STAMPS)/setup
+	@cd tools/guest && cargo build --release --quiet --target aarch64-unknown-linux-musl
+
+$(CACHE)/busybox-arm64/bin/busybox: | $(STAMPS)/setup
+	@tools/apt-private.sh download $(CACHE)/apt-bookworm-arm64 bookworm arm64 busybox-static
+	@rm -rf $(CACHE)/busybox-arm64 && mkdir -p $(CACHE)/busybox-arm64
+	@dpkg-deb -x $$(ls -t $(CACHE)/apt-bookworm-arm64/busybox-static_*.deb | head -n1) $(CACHE)/busybox-arm64
+	@test -x $@ || { echo "error: busybox-static has no /bin/busybox" >&2; exit 1; }
+
+initramfs-%: kernel-% vmtest guest $(CACHE)/busybox-arm64/bin/busybox FORCE
+	@$(VMTEST) initramfs --out $(BUILD)/$*/initramfs.cpio --init tools/guest/init.sh \
+		--busybox $(CACHE)/busybox-arm64/bin/busybox --guest $(GUEST_$(ARCH_$*)) \
+		--modules $(BUILD)/$*/modules-staging/lib/modules
+
+IMAGE_arm64 := arch/arm64/boot/Image
+
+# Boot the guest on the driver and save a screenshot to $(OUT)/run/screen.png.
+run: initramfs-arm64-run
+	@$(VMTEST) run --arch arm64 --kernel $(BUILD)/arm64-run/$(IMAGE_arm64) \
+		--initrd $(BUILD)/arm64-run/initramfs.cpio --device $(DEVICE) \
+		--display $(DISPLAY_BACKEND) --load bochs --out $(OUT)/run
+
+check:
+	@tools/check.sh
+
+rustfmtcheck:
+	@cd tools/vmtest && cargo fmt --check
+	@cd tools/guest && cargo fmt --check
+
+clean:
+	rm -rf $(OUT) tools/vmtest/target tools/guest/target
+
+distclean: clean
+	rm -rf $(CACHE)
+
+FORCE:

@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: every test, phase by phase, with the time each takes.  Each
+# phase leaves its results in $OUT/results; the summary adds them up and
+# prints "N passed, N failed" last.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/out}
+CACHE=${CACHE:-$HOME/.cache/rbochs}
+BUILD=$CACHE/build
+RES=$OUT/results
+VMTEST=tools/vmtest/target/release/vmtest
+export PATH=$HOME/.cargo/bin:$PATH
+
+rm -rf "$RES"
+mkdir -p "$RES"
+t_all=$(date +%s)
+
+# phase NAME COMMAND...: run, time, and record a failure as a FAIL line.
+phase() {
+	local name=$1 t0 rc
+	shift
+	echo "== $name"
+	t0=$(date +%s)
+	"$@"
+	rc=$?
+	echo "== $name: $(($(date +%s) - t0))s$([ $rc = 0 ] || echo ", FAILED (exit $rc)")"
+	[ $rc = 0 ] || echo "FAIL phase.$name: exit $rc" >>"$RES/phases.txt"
+	return $rc
+}
+
+host_tests() {
+	(cd tools/vmtest && cargo test --release 2>&1) | tee "$RES/host-unit.txt"
+}
+
+suites() {
+	local cfg=$1
+	shift
+	$VMTEST check --arch arm64 --kernel "$BUILD/$cfg/arch/arm64/boot/Image" \
+		--initrd "$BUILD/$cfg/initramfs.cpio" --out "$OUT/check/$cfg" \
+		--results "$RES/guest-$cfg.txt" "$@"
+}
+
+phase setup make -s setup || { echo "setup failed: nothing else can run" >&2; }
+phase host-tests host_tests
+if phase build-arm64-test make -s initramfs-arm64-test; then
+	phase guest-arm64-test suites arm64-test cbochs-vga cbochs-display
+fi
+
+echo "== total: $(($(date +%s) - t_all))s"
+[ -x "$VMTEST" ] || { echo "0 passed, 1 failed"; exit 1; }
+$VMTEST summary "$RES"/*.txt

@@ -1,0 +1,20 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Init of the rbochs test guest: mount the pseudo filesystems, then run a
+# shell on the serial console for the host (tools/vmtest) to drive.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mkdir -p /dev /proc /sys /tmp
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmp /tmp
+# Keep the serial line for the host's commands; the kernel log stays
+# readable with dmesg, and an oops still reaches the console.
+dmesg -n 1
+stty -echo 2>/dev/null
+export PS1= PS2=
+echo "@@RBOCHS-BOOTED $(uname -r)"
+exec sh

@@ -31,9 +31,9 @@ GUEST_arm64 := tools/guest/target/aarch64-unknown-linux-musl/release/rbguest
 
 # Kernel configurations: architecture and config fragments.
 ARCH_arm64-test := arm64
-FRAGS_arm64-test := configs/arm64.config configs/debug.config
+FRAGS_arm64-test := configs/arm64.config configs/debug.config configs/rbochs-m.config
 ARCH_arm64-run := arm64
-FRAGS_arm64-run := configs/arm64.config
+FRAGS_arm64-run := configs/arm64.config configs/rbochs-y.config
 
 ifeq ($(KSRC),)
 PRISTINE := $(CACHE)/src/linux-source-7.3
@@ -107,7 +107,7 @@ IMAGE_arm64 := arch/arm64/boot/Image
 run: initramfs-arm64-run
 	@$(VMTEST) run --arch arm64 --kernel $(BUILD)/arm64-run/$(IMAGE_arm64) \
 		--initrd $(BUILD)/arm64-run/initramfs.cpio --device $(DEVICE) \
-		--display $(DISPLAY_BACKEND) --load bochs --out $(OUT)/run
+		--display $(DISPLAY_BACKEND) --out $(OUT)/run
 
 check:
 	@tools/check.sh

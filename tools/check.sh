@@ -46,7 +46,7 @@ suites() {
 phase setup make -s setup || { echo "setup failed: nothing else can run" >&2; }
 phase host-tests host_tests
 if phase build-arm64-test make -s initramfs-arm64-test; then
-	phase guest-arm64-test suites arm64-test cbochs-vga cbochs-display
+	phase guest-arm64-test suites arm64-test rbochs-vga rbochs-display cbochs-vga cbochs-display
 fi
 
 echo "== total: $(($(date +%s) - t_all))s"

@@ -176,8 +176,14 @@ fn check(a: &Args) -> Result<bool> {
     for s in &a.rest {
         let mut rep = suite::Report::new(s);
         match s.as_str() {
-            "cbochs-vga" => suite::reference_suite(&cfg, "VGA", &mut rep)?,
-            "cbochs-display" => suite::reference_suite(&cfg, "bochs-display", &mut rep)?,
+            "cbochs-vga" => suite::driver_suite(&cfg, &suite::C_BOCHS, "VGA", &mut rep)?,
+            "cbochs-display" => {
+                suite::driver_suite(&cfg, &suite::C_BOCHS, "bochs-display", &mut rep)?
+            }
+            "rbochs-vga" => suite::driver_suite(&cfg, &suite::RBOCHS, "VGA", &mut rep)?,
+            "rbochs-display" => {
+                suite::driver_suite(&cfg, &suite::RBOCHS, "bochs-display", &mut rep)?
+            }
             _ => return Err(format!("unknown suite '{s}'")),
         }
         failed += rep.failed;

@@ -88,10 +88,18 @@ pub struct Driver {
     pub vram_memtype: &'static str,
 }
 
+/// Linux's C bochs driver: the reference.
 pub const C_BOCHS: Driver = Driver {
     module: "bochs",
     drm_name: "bochs-drm",
     vram_memtype: "MEM/NORMAL-NC",
+};
+
+/// Our driver: the VRAM is mapped write-back (cached) on arm64.
+pub const RBOCHS: Driver = Driver {
+    module: "rbochs",
+    drm_name: "rbochs",
+    vram_memtype: "MEM/NORMAL",
 };
 
 /// Parsed `rbguest info`.
@@ -199,11 +207,11 @@ pub fn check_pattern(vm: &mut Vm, out: &Path, size: (u32, u32), seed: u32) -> Re
 pub const XRES: u32 = 1112;
 pub const YRES: u32 = 834;
 
-/// The pipeline suite: the C bochs reference driver on one device variant.
-pub fn reference_suite(cfg: &VmConfig, device: &str, rep: &mut Report) -> Result<()> {
+/// The driver suite: loads `drv` on one device variant and checks what reaches the screen.
+pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report) -> Result<()> {
     let mut cfg = cfg.clone();
     cfg.display = format!("{device},xres={XRES},yres={YRES}");
-    cfg.workdir = cfg.workdir.join(format!("cbochs-{device}"));
+    cfg.workdir = cfg.workdir.join(format!("{}-{device}", drv.module));
     let mut vm = match Vm::boot(&cfg, Duration::from_secs(240)) {
         Ok(vm) => vm,
         Err(e) => {
@@ -212,7 +220,6 @@ pub fn reference_suite(cfg: &VmConfig, device: &str, rep: &mut Report) -> Result
         }
     };
     rep.record("boot", Ok(()));
-    let drv = &C_BOCHS;
 
     let mapped = load_and_map_type(&mut vm, drv);
     rep.record(

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! PCI binding and DRM device setup.
+
+use kernel::{
+    aperture,
+    debugfs,
+    device::{
+        Core,
+        DeviceContext, //
+    },
+    drm::{
+        self,
+        gem,
+        kms::{
+            self,
+            connector::{
+                Connector,
+                ConnectorType, //
+            },
+            crtc::Crtc,
+            encoder::{
+                Encoder,
+                EncoderType, //
+            },
+            mode::DisplayMode,
+            plane::Plane,
+            KmsDriver,
+            ModeConfigInfo,
+            ModeStatus, //
+        },
+    },
+    pci,
+    prelude::*,
+    str::CString, //
+};
+
+use crate::{
+    hw::{
+        self,
+        Hw, //
+    },
+    kms::{
+        Output,
+        Pipe,
+        Primary,
+        Stats,
+        FORMATS, //
+    },
+};
+
+/// The DRM driver.
+pub(crate) struct RbochsDriver;
+
+/// The PCI driver.
+pub(crate) struct RbochsPciDriver;
+
+/// Device data that outlives the binding: what mode validation needs.
+pub(crate) struct DevData {
+    vram_size: usize,
+}
+
+/// Bound resources, reachable from DRM hooks through the registration guard.
+#[pin_data]
+pub(crate) struct RegData<'a> {
+    pub(crate) hw: Hw<'a>,
+    #[pin]
+    pub(crate) stats: debugfs::File<Stats>,
+}
+
+/// What the PCI binding holds: the registered DRM device.
+pub(crate) struct RbochsPciData<'bound> {
+    _reg: kms::Registration<'bound, RbochsDriver>,
+}
+
+/// Per-file data (no driver-specific ioctls).
+#[pin_data]
+pub(crate) struct RbochsFile {}
+
+impl drm::file::DriverFile for RbochsFile {
+    type Driver = RbochsDriver;
+
+    fn open(_dev: &drm::Device<RbochsDriver>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(try_pin_init!(Self {}), GFP_KERNEL)
+    }
+}
+
+/// Driver data of GEM objects made from Rust. Dumb buffers and the fbdev buffer are plain C
+/// shmem objects made by `drm_gem_shmem_dumb_create()`; the driver only reads them through the
+/// shadow-plane mapping and never treats them as this type.
+#[pin_data]
+pub(crate) struct BoData {}
+
+impl gem::DriverObject for BoData {
+    type Driver = RbochsDriver;
+    type Args = ();
+
+    fn new(_dev: &drm::Device<RbochsDriver>, _size: usize, _args: ()) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {})
+    }
+}
+
+const INFO: drm::DriverInfo = drm::DriverInfo {
+    major: 1,
+    minor: 0,
+    patchlevel: 0,
+    name: c"rbochs",
+    desc: c"QEMU std-VGA and bochs-display, coherent on arm64",
+};
+
+#[vtable]
+impl drm::Driver for RbochsDriver {
+    type Data = DevData;
+    type RegistrationData<'a> = RegData<'a>;
+    type File = RbochsFile;
+    type Object = gem::shmem::Object<BoData>;
+    type ParentDevice<Ctx: DeviceContext> = pci::Device<Ctx>;
+
+    const INFO: drm::DriverInfo = INFO;
+    const IOCTLS: &'static [drm::ioctl::DrmIoctlDescriptor] = &[];
+    const MODESET: Option<drm::driver::ModesetOps> = Some(kms::modeset_ops::<Self>());
+}
+
+#[vtable]
+impl KmsDriver for RbochsDriver {
+    const MODE_CONFIG: ModeConfigInfo = ModeConfigInfo {
+        min_width: 0,
+        max_width: 8192,
+        min_height: 0,
+        max_height: 8192,
+        preferred_depth: 24,
+        prefer_host_byte_order: true,
+    };
+
+    fn mode_valid(dev: &drm::Device<Self>, mode: &DisplayMode) -> ModeStatus {
+        crate::kms::mode_valid(dev.vram_size, mode.hdisplay(), mode.vdisplay())
+    }
+}
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    <RbochsPciDriver as pci::Driver>::IdInfo,
+    [
+        // QEMU std-VGA (class VGA) and bochs-display (class display), any subsystem.
+        (
+            pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x1111),
+            ()
+        ),
+        // Simics' variant of the bochs display.
+        (
+            pci::DeviceId::from_id(pci::Vendor::from_raw(0x4321), 0x1111),
+            ()
+        )
+    ]
+);
+
+impl pci::Driver for RbochsPciDriver {
+    type IdInfo = ();
+    type Data<'bound> = RbochsPciData<'bound>;
+
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        if crate::module_parameters::modeset.value() == 0 {
+            dev_info!(pdev, "disabled by modeset=0\n");
+            return Err(ENODEV);
+        }
+        aperture::remove_conflicting_pci_devices(pdev, INFO.name)?;
+        pdev.enable_device_mem()?;
+
+        let policy = hw::vram_policy(crate::module_parameters::vram_cache.value());
+        let hw = Hw::new(pdev, policy)?;
+        let vram_size = hw.vram_size;
+
+        let drm = drm::UnregisteredDevice::<RbochsDriver>::new(pdev, Ok(DevData { vram_size }))?;
+        {
+            let mc = kms::ModeConfig::init(&drm)?;
+            let plane = Plane::new_primary(&mc, &FORMATS, Ok(Primary { vram_size }))?;
+            let crtc = Crtc::new(&mc, plane, Ok(Pipe))?;
+            let encoder = Encoder::new(&mc, EncoderType::VIRTUAL, crtc.mask())?;
+            let output = Output {
+                defx: crate::module_parameters::defx.value(),
+                defy: crate::module_parameters::defy.value(),
+            };
+            let connector = Connector::new(&mc, ConnectorType::VIRTUAL, Ok(output))?;
+            mc.attach_encoder(connector, encoder)?;
+            mc.vblank_init(1)?;
+            mc.create_initial_state()?;
+        }
+
+        let stats = Stats {
+            policy: Some(policy),
+            vram_size,
+            ..Default::default()
+        };
+        let dir_name = CString::try_from_fmt(fmt!("rbochs-{}", pdev.as_ref().name()))?;
+        let dir = debugfs::Dir::new(&dir_name);
+        let reg_data = try_pin_init!(RegData {
+            hw,
+            stats <- dir.read_callback_file(c"state", stats, &Stats::show),
+        });
+
+        // SAFETY: The registration is stored in the binding's data and dropped on unbind; it is
+        // never forgotten.
+        let reg = unsafe { kms::Registration::new(pdev.as_ref(), drm, reg_data, 0)? };
+        Ok(RbochsPciData { _reg: reg })
+    }
+}

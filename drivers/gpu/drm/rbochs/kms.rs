@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The display pipeline: one primary plane, one CRTC, a virtual encoder and connector.
+
+use core::sync::atomic::{
+    AtomicU32,
+    AtomicU64,
+    Ordering, //
+};
+
+use kernel::{
+    drm::{
+        self,
+        kms::{
+            connector::{
+                Connector,
+                DriverConnector,
+                Edid,
+                ModeProbe, //
+            },
+            crtc::{
+                Crtc,
+                CrtcState,
+                DriverCrtc, //
+            },
+            damage::DamageIter,
+            format,
+            plane::{
+                DriverPlane,
+                Plane,
+                PlaneCheck,
+                PlaneState,
+                ScanoutBuffer, //
+            },
+            ModeStatus, //
+        },
+        Ioctl,
+    },
+    io::memremap::CachePolicy,
+    pr_err_once,
+    pr_warn_once,
+    prelude::*, //
+};
+
+use crate::driver::{
+    RbochsDriver,
+    RegData, //
+};
+
+/// Formats the primary plane scans out.
+pub(crate) const FORMATS: [u32; 2] = [format::XRGB8888, format::BGRX8888];
+
+/// What the driver did, for debugfs and the tests.
+#[derive(Default)]
+pub(crate) struct Stats {
+    /// Cache policy of the video memory mapping.
+    pub(crate) policy: Option<CachePolicy>,
+    /// Usable video memory in bytes.
+    pub(crate) vram_size: usize,
+    /// Current mode width and height (0 while off).
+    pub(crate) width: AtomicU32,
+    pub(crate) height: AtomicU32,
+    /// Plane updates that reached the hardware.
+    pub(crate) commits: AtomicU64,
+    /// Damage rectangles copied.
+    pub(crate) rects: AtomicU64,
+    /// Bytes copied into video memory.
+    pub(crate) bytes: AtomicU64,
+    /// Bytes copied by the last plane update.
+    pub(crate) last_bytes: AtomicU64,
+    /// Copies refused because they did not fit (should stay 0: atomic_check rejects them).
+    pub(crate) errors: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn show(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let policy = match self.policy {
+            Some(CachePolicy::WriteBack) => "write-back",
+            Some(CachePolicy::WriteCombine) => "write-combine",
+            None => "none",
+        };
+        writeln!(f, "vram_cache: {policy}")?;
+        writeln!(f, "vram_size: {}", self.vram_size)?;
+        writeln!(
+            f,
+            "mode: {}x{}",
+            self.width.load(Ordering::Relaxed),
+            self.height.load(Ordering::Relaxed)
+        )?;
+        writeln!(f, "commits: {}", self.commits.load(Ordering::Relaxed))?;
+        writeln!(f, "rects: {}", self.rects.load(Ordering::Relaxed))?;
+        writeln!(f, "bytes: {}", self.bytes.load(Ordering::Relaxed))?;
+        writeln!(f, "last_bytes: {}", self.last_bytes.load(Ordering::Relaxed))?;
+        writeln!(f, "errors: {}", self.errors.load(Ordering::Relaxed))
+    }
+}
+
+/// Runs `f` with the bound resources, unless the device is gone.
+fn with_hw<R>(dev: &drm::Device<RbochsDriver, Ioctl>, f: impl FnOnce(&RegData<'_>) -> R) -> Option<R> {
+    let guard = dev.registration_guard()?;
+    Some(guard.registration_data_with(|data| f(data)))
+}
+
+/// The primary plane.
+pub(crate) struct Primary {
+    /// Usable video memory, to refuse framebuffers that do not fit.
+    pub(crate) vram_size: usize,
+}
+
+#[vtable]
+impl DriverPlane for Primary {
+    type Driver = RbochsDriver;
+
+    fn atomic_check(plane: &Plane<Self>, check: &mut PlaneCheck<'_>) -> Result {
+        check.check_no_scaling(false)?;
+        let state = check.state();
+        let Some(fb) = state.fb().filter(|_| state.visible()) else {
+            return Ok(());
+        };
+        // The image is scanned out from offset 0 with the framebuffer's pitch.
+        let needed = u64::from(fb.pitch(0)) * u64::from(fb.height());
+        if needed > plane.data().vram_size as u64 {
+            pr_warn_once!(
+                "rbochs: {}x{} framebuffer with pitch {} needs {needed} bytes, video memory has {}\n",
+                fb.width(),
+                fb.height(),
+                fb.pitch(0),
+                plane.data().vram_size
+            );
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    fn atomic_update(
+        _plane: &Plane<Self>,
+        dev: &drm::Device<RbochsDriver, Ioctl>,
+        old: &PlaneState,
+        new: &PlaneState,
+    ) {
+        let Some(fb) = new.fb() else {
+            return;
+        };
+        with_hw(dev, |data| {
+            let pitch = fb.pitch(0);
+            let mut copied = 0u64;
+            let mut rects = 0u64;
+            for clip in DamageIter::new(old, new) {
+                match new.copy_clip(&clip, &data.hw.vram, pitch as usize) {
+                    Ok(n) => {
+                        copied += n as u64;
+                        rects += 1;
+                    }
+                    Err(e) => {
+                        data.stats.errors.fetch_add(1, Ordering::Relaxed);
+                        pr_err_once!("rbochs: damage {clip:?} not copied: {e:?}\n");
+                    }
+                }
+            }
+            data.hw.set_base(new.crtc_x().max(0) as u32, new.crtc_y().max(0) as u32, pitch);
+            data.hw.set_format(fb.format());
+            let s = &data.stats;
+            s.commits.fetch_add(1, Ordering::Relaxed);
+            s.rects.fetch_add(rects, Ordering::Relaxed);
+            s.bytes.fetch_add(copied, Ordering::Relaxed);
+            s.last_bytes.store(copied, Ordering::Relaxed);
+        });
+    }
+
+    fn get_scanout_buffer(
+        _plane: &Plane<Self>,
+        dev: &drm::Device<RbochsDriver, Ioctl>,
+        current: &PlaneState,
+        sb: &mut ScanoutBuffer<'_>,
+    ) -> Result {
+        let fb = current.fb().ok_or(ENODEV)?;
+        with_hw(dev, |data| sb.set(fb, &data.hw.vram, fb.pitch(0))).ok_or(ENODEV)?
+    }
+}
+
+/// The CRTC.
+pub(crate) struct Pipe;
+
+#[vtable]
+impl DriverCrtc for Pipe {
+    type Driver = RbochsDriver;
+
+    fn mode_set_nofb(_crtc: &Crtc<Self>, dev: &drm::Device<RbochsDriver, Ioctl>, state: &CrtcState) {
+        let mode = state.mode();
+        with_hw(dev, |data| {
+            data.hw.set_mode(mode.hdisplay(), mode.vdisplay());
+            data.stats.width.store(mode.hdisplay().into(), Ordering::Relaxed);
+            data.stats.height.store(mode.vdisplay().into(), Ordering::Relaxed);
+        });
+    }
+
+    fn atomic_enable(_crtc: &Crtc<Self>, dev: &drm::Device<RbochsDriver, Ioctl>) {
+        with_hw(dev, |data| data.hw.blank(false));
+    }
+
+    fn atomic_disable(_crtc: &Crtc<Self>, dev: &drm::Device<RbochsDriver, Ioctl>) {
+        with_hw(dev, |data| {
+            data.hw.blank(true);
+            data.stats.width.store(0, Ordering::Relaxed);
+            data.stats.height.store(0, Ordering::Relaxed);
+        });
+    }
+}
+
+/// The connector: modes from QEMU's EDID, or the standard list.
+pub(crate) struct Output {
+    pub(crate) defx: u32,
+    pub(crate) defy: u32,
+}
+
+#[vtable]
+impl DriverConnector for Output {
+    type Driver = RbochsDriver;
+
+    fn get_modes(
+        connector: &Connector<Self>,
+        dev: &drm::Device<RbochsDriver, Ioctl>,
+        probe: &mut ModeProbe<'_>,
+    ) -> u32 {
+        let edid = with_hw(dev, |data| {
+            let mut header = [0u8; 8];
+            // QEMU leaves the area zero when EDID is off (`edid=off`).
+            if data.hw.read_edid(0, &mut header).is_err() || !Edid::header_is_valid(&header) {
+                return None;
+            }
+            probe.read_edid(|block, buf| data.hw.read_edid(block, buf))
+        })
+        .flatten();
+
+        if let Some(edid) = edid {
+            if probe.update_edid(Some(&edid)).is_ok() {
+                return probe.add_edid_modes();
+            }
+        }
+        let _ = probe.update_edid(None);
+        let n = probe.add_modes_noedid(8192, 8192);
+        let out = connector.data();
+        probe.set_preferred_mode(out.defx, out.defy);
+        n
+    }
+}
+
+/// Modes that fit into video memory (one 32 bpp frame).
+pub(crate) fn mode_valid(vram_size: usize, width: u16, height: u16) -> ModeStatus {
+    let pitch = usize::from(width) * 4;
+    if pitch == 0 {
+        return ModeStatus::BAD_WIDTH;
+    }
+    if usize::from(height) > vram_size / pitch {
+        return ModeStatus::MEM;
+    }
+    ModeStatus::OK
+}

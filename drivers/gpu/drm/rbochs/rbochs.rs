@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! DRM driver for the bochs display interface of QEMU's std-VGA and bochs-display devices.
+//!
+//! See `Documentation/gpu/rbochs.rst` for why video memory is mapped cacheable on arm64.
+
+mod driver;
+mod hw;
+mod kms;
+
+kernel::module_pci_driver! {
+    type: driver::RbochsPciDriver,
+    name: "rbochs",
+    authors: ["rbochs developers"],
+    description: "DRM driver for QEMU std-VGA and bochs-display, coherent on arm64",
+    license: "GPL",
+    params: {
+        modeset: i32 {
+            default: -1,
+            description: "Enable (1) or disable (0) the driver; -1 follows nomodeset",
+        },
+        vram_cache: i32 {
+            default: -1,
+            description: "Video memory mapping: 1 write-back (cached), 0 write-combining, -1 auto",
+        },
+        defx: u32 {
+            default: 1024,
+            description: "Preferred width without EDID",
+        },
+        defy: u32 {
+            default: 768,
+            description: "Preferred height without EDID",
+        },
+    },
+}

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+
+#include <drm/drm_atomic.h>
+#include <drm/drm_crtc.h>
+#include <drm/drm_modeset_helper_vtables.h>
+
+#ifdef CONFIG_DRM
+
+__rust_helper struct drm_plane_state *
+rust_helper_drm_atomic_get_new_plane_state(const struct drm_atomic_commit *state,
+					   struct drm_plane *plane)
+{
+	return drm_atomic_get_new_plane_state(state, plane);
+}
+
+__rust_helper struct drm_plane_state *
+rust_helper_drm_atomic_get_old_plane_state(const struct drm_atomic_commit *state,
+					   struct drm_plane *plane)
+{
+	return drm_atomic_get_old_plane_state(state, plane);
+}
+
+__rust_helper struct drm_crtc_state *
+rust_helper_drm_atomic_get_new_crtc_state(const struct drm_atomic_commit *state,
+					  struct drm_crtc *crtc)
+{
+	return drm_atomic_get_new_crtc_state(state, crtc);
+}
+
+__rust_helper void
+rust_helper_drm_plane_helper_add(struct drm_plane *plane,
+				 const struct drm_plane_helper_funcs *funcs)
+{
+	drm_plane_helper_add(plane, funcs);
+}
+
+__rust_helper void
+rust_helper_drm_crtc_helper_add(struct drm_crtc *crtc,
+				const struct drm_crtc_helper_funcs *funcs)
+{
+	drm_crtc_helper_add(crtc, funcs);
+}
+
+__rust_helper void
+rust_helper_drm_connector_helper_add(struct drm_connector *connector,
+				     const struct drm_connector_helper_funcs *funcs)
+{
+	drm_connector_helper_add(connector, funcs);
+}
+
+__rust_helper u32 rust_helper_drm_crtc_mask(const struct drm_crtc *crtc)
+{
+	return drm_crtc_mask(crtc);
+}
+
+#endif /* CONFIG_DRM */

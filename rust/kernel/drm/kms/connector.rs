@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! Connectors, mode probing and EDID.
+//!
+//! C headers: [`include/drm/drm_connector.h`](srctree/include/drm/drm_connector.h),
+//! [`include/drm/drm_edid.h`](srctree/include/drm/drm_edid.h)
+
+use super::{
+    KmsDriver,
+    ModeConfig, //
+};
+use crate::{
+    bindings,
+    container_of,
+    drm::{
+        self,
+        Ioctl, //
+    },
+    error::to_result,
+    prelude::*,
+    types::{
+        NotThreadSafe,
+        Opaque, //
+    },
+};
+use core::ptr::NonNull;
+
+/// The kind of a connector (`DRM_MODE_CONNECTOR_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectorType(u32);
+
+impl ConnectorType {
+    /// A virtual display.
+    pub const VIRTUAL: Self = Self(bindings::DRM_MODE_CONNECTOR_VIRTUAL);
+    /// A VGA connector.
+    pub const VGA: Self = Self(bindings::DRM_MODE_CONNECTOR_VGA);
+    /// Unknown.
+    pub const UNKNOWN: Self = Self(bindings::DRM_MODE_CONNECTOR_Unknown);
+}
+
+/// Driver data and hooks of a connector.
+#[vtable]
+pub trait DriverConnector: Send + Sync + Sized {
+    /// The driver this connector belongs to.
+    type Driver: KmsDriver;
+
+    /// Reports the modes of the attached display through `probe`; returns how many were added.
+    ///
+    /// Runs with the mode configuration locked, when userspace or a client probes.
+    fn get_modes(
+        connector: &Connector<Self>,
+        dev: &drm::Device<Self::Driver, Ioctl>,
+        probe: &mut ModeProbe<'_>,
+    ) -> u32;
+}
+
+/// A connector (`struct drm_connector`) with driver data `T`.
+///
+/// The connector always reports itself connected (no `detect` hook) and carries the EDID
+/// property.
+///
+/// # Invariants
+///
+/// `connector` is initialised with [`Connector::FUNCS`], allocated by [`Connector::new`] and
+/// freed by the DRM core through the `destroy` hook when the device goes away.
+#[repr(C)]
+#[pin_data]
+pub struct Connector<T: DriverConnector> {
+    #[pin]
+    connector: Opaque<bindings::drm_connector>,
+    #[pin]
+    inner: T,
+}
+
+impl<T: DriverConnector> Connector<T> {
+    const FUNCS: bindings::drm_connector_funcs = bindings::drm_connector_funcs {
+        fill_modes: Some(bindings::drm_helper_probe_single_connector_modes),
+        destroy: Some(Self::destroy_callback),
+        atomic_create_state: Some(bindings::drm_atomic_helper_connector_create_state),
+        atomic_duplicate_state: Some(bindings::drm_atomic_helper_connector_duplicate_state),
+        atomic_destroy_state: Some(bindings::drm_atomic_helper_connector_destroy_state),
+        // SAFETY: All other members are optional function pointers, for which zero is `None`.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    const HELPER_FUNCS: bindings::drm_connector_helper_funcs = bindings::drm_connector_helper_funcs {
+        get_modes: Some(Self::get_modes_callback),
+        // SAFETY: All other members are optional function pointers, for which zero is `None`.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// Creates a connector of `kind`, with the EDID property attached.
+    pub fn new<'a>(
+        mc: &ModeConfig<'a, T::Driver>,
+        kind: ConnectorType,
+        init: impl PinInit<T, Error>,
+    ) -> Result<&'a Self> {
+        let new = KBox::try_pin_init(
+            try_pin_init!(Self {
+                connector <- Opaque::init_zeroed(),
+                inner <- init,
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: The connector is handed to the DRM core and freed only by `destroy_callback`.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) });
+        // SAFETY: `raw` is valid.
+        let connector = unsafe { Opaque::cast_into(&raw const (*raw).connector) };
+
+        // SAFETY: The device is unregistered with an initialised mode configuration;
+        // `connector` is zeroed memory; the vtable is `'static`.
+        let ret = unsafe {
+            bindings::drm_connector_init(mc.as_raw(), connector, &Self::FUNCS, kind.0 as i32)
+        };
+        if let Err(e) = to_result(ret) {
+            // SAFETY: The DRM core did not take the connector; we still own the allocation.
+            drop(unsafe { KBox::from_raw(raw) });
+            return Err(e);
+        }
+        // SAFETY: `connector` is initialised; the helper vtable is `'static`.
+        unsafe {
+            bindings::drm_connector_helper_add(connector, &Self::HELPER_FUNCS);
+            bindings::drm_connector_attach_edid_property(connector);
+        }
+
+        // SAFETY: The connector lives until the device is released, which `'a` cannot outlast.
+        Ok(unsafe { &*raw })
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::drm_connector {
+        self.connector.get()
+    }
+
+    /// The driver data.
+    pub fn data(&self) -> &T {
+        &self.inner
+    }
+
+    extern "C" fn destroy_callback(connector: *mut bindings::drm_connector) {
+        // SAFETY: Called once by the DRM core when the device goes away.
+        unsafe { bindings::drm_connector_cleanup(connector) };
+        // SAFETY: `connector` is the first member of a `Connector<T>` allocated by `new`.
+        drop(unsafe {
+            KBox::from_raw(container_of!(Opaque::cast_from(connector), Self, connector).cast_mut())
+        });
+    }
+
+    extern "C" fn get_modes_callback(connector: *mut bindings::drm_connector) -> c_int {
+        // SAFETY: `connector` is the first member of a live `Connector<T>`.
+        let this = unsafe { &*container_of!(Opaque::cast_from(connector), Self, connector) };
+        // SAFETY: Probing happens for registered devices only (GETCONNECTOR, clients).
+        let dev = unsafe { drm::Device::<T::Driver, Ioctl>::from_raw((*connector).dev) };
+        let mut probe = ModeProbe {
+            connector,
+            _locked: core::marker::PhantomData,
+        };
+        T::get_modes(this, dev, &mut probe)
+            .try_into()
+            .unwrap_or(c_int::MAX)
+    }
+}
+
+// SAFETY: The C object is only changed under DRM's locks; driver data is `Send`.
+unsafe impl<T: DriverConnector> Send for Connector<T> {}
+// SAFETY: As above; driver data is `Sync`.
+unsafe impl<T: DriverConnector> Sync for Connector<T> {}
+
+/// Mode probing of a connector, with the mode configuration locked.
+///
+/// Only handed out to [`DriverConnector::get_modes`], so its operations always run with the
+/// lock the C helpers require.
+pub struct ModeProbe<'a> {
+    connector: *mut bindings::drm_connector,
+    _locked: core::marker::PhantomData<&'a mut ()>,
+}
+
+impl ModeProbe<'_> {
+    /// Reads an EDID with `read_block`, which fills its buffer with `len` bytes of EDID data
+    /// from byte `block * 128` (`drm_edid_read_custom()`).
+    ///
+    /// Returns `None` if no valid EDID could be read.
+    pub fn read_edid<F>(&mut self, mut read_block: F) -> Option<Edid>
+    where
+        F: FnMut(u32, &mut [u8]) -> Result,
+    {
+        extern "C" fn trampoline<F: FnMut(u32, &mut [u8]) -> Result>(
+            context: *mut c_void,
+            buf: *mut u8,
+            block: c_uint,
+            len: usize,
+        ) -> c_int {
+            // SAFETY: `context` is the `&mut F` passed below, live for the whole read.
+            let f = unsafe { &mut *context.cast::<F>() };
+            // SAFETY: The EDID reader passes a buffer of `len` writable bytes.
+            let buf = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+            match f(block, buf) {
+                Ok(()) => 0,
+                Err(_) => -1,
+            }
+        }
+        // SAFETY: The connector is valid; `trampoline::<F>` matches `read_block`'s type.
+        let edid = unsafe {
+            bindings::drm_edid_read_custom(
+                self.connector,
+                Some(trampoline::<F>),
+                (&raw mut read_block).cast(),
+            )
+        };
+        NonNull::new(edid.cast_mut()).map(|ptr| Edid {
+            ptr,
+            _not_send: NotThreadSafe,
+        })
+    }
+
+    /// Stores `edid` (or its absence) in the connector: the EDID property, the display info
+    /// (`drm_edid_connector_update()`).
+    pub fn update_edid(&mut self, edid: Option<&Edid>) -> Result {
+        let raw = edid.map_or(core::ptr::null(), |e| e.ptr.as_ptr().cast_const());
+        // SAFETY: The connector is valid and the mode configuration locked; `raw` is NULL or a
+        // valid EDID.
+        to_result(unsafe { bindings::drm_edid_connector_update(self.connector, raw) })
+    }
+
+    /// Adds the modes of the EDID stored by [`ModeProbe::update_edid`]; returns how many.
+    pub fn add_edid_modes(&mut self) -> u32 {
+        // SAFETY: The connector is valid and the mode configuration locked.
+        let n = unsafe { bindings::drm_edid_connector_add_modes(self.connector) };
+        n.try_into().unwrap_or(0)
+    }
+
+    /// Adds the standard modes up to `max_width` x `max_height` (`drm_add_modes_noedid()`);
+    /// returns how many.
+    pub fn add_modes_noedid(&mut self, max_width: u32, max_height: u32) -> u32 {
+        let clamp = |v: u32| c_uint::try_from(v).unwrap_or(c_uint::MAX);
+        // SAFETY: The connector is valid and the mode configuration locked.
+        let n = unsafe {
+            bindings::drm_add_modes_noedid(self.connector, clamp(max_width), clamp(max_height))
+        };
+        n.try_into().unwrap_or(0)
+    }
+
+    /// Marks the probed mode of that size as preferred (`drm_set_preferred_mode()`).
+    pub fn set_preferred_mode(&mut self, width: u32, height: u32) {
+        let c = |v: u32| c_int::try_from(v).unwrap_or(c_int::MAX);
+        // SAFETY: The connector is valid and the mode configuration locked.
+        unsafe { bindings::drm_set_preferred_mode(self.connector, c(width), c(height)) };
+    }
+}
+
+/// An EDID read from a display (`struct drm_edid`), freed on drop.
+pub struct Edid {
+    ptr: NonNull<bindings::drm_edid>,
+    _not_send: NotThreadSafe,
+}
+
+impl Edid {
+    /// The size of one EDID block.
+    pub const BLOCK_SIZE: usize = 128;
+
+    /// Whether `header` is the fixed EDID header (`drm_edid_header_is_valid()` found all eight
+    /// bytes right).
+    pub fn header_is_valid(header: &[u8; 8]) -> bool {
+        // SAFETY: `header` holds the eight bytes the function reads.
+        unsafe { bindings::drm_edid_header_is_valid(header.as_ptr().cast()) == 8 }
+    }
+}
+
+impl Drop for Edid {
+    fn drop(&mut self) {
+        // SAFETY: We own the EDID returned by `drm_edid_read_custom()`.
+        unsafe { bindings::drm_edid_free(self.ptr.as_ptr()) };
+    }
+}
+
+#[macros::kunit_tests(rust_drm_kms_edid)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edid_header() {
+        let good = [0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];
+        assert!(Edid::header_is_valid(&good));
+        let mut bad = good;
+        bad[3] = 0;
+        assert!(!Edid::header_is_valid(&bad));
+        assert!(!Edid::header_is_valid(&[0; 8]));
+    }
+}

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! CRTCs: the scanout engines that turn planes into a video signal.
+//!
+//! C header: [`include/drm/drm_crtc.h`](srctree/include/drm/drm_crtc.h)
+//!
+//! CRTCs made here pace page-flip events with the software vblank timer
+//! (`DRM_CRTC_VBLANK_TIMER_FUNCS`): it fires at the refresh rate of the current mode, which is
+//! what virtual or interrupt-less hardware needs. Call [`ModeConfig::vblank_init`] once for all
+//! CRTCs.
+
+use super::{
+    mode::DisplayMode,
+    plane::{
+        DriverPlane,
+        Plane, //
+    },
+    KmsDriver,
+    ModeConfig, //
+};
+use crate::{
+    bindings,
+    container_of,
+    drm::{
+        self,
+        Ioctl, //
+    },
+    error::{
+        from_result,
+        to_result,
+        VTABLE_DEFAULT_ERROR, //
+    },
+    prelude::*,
+    types::Opaque, //
+};
+use core::ptr;
+
+/// Driver data and hooks of a CRTC.
+#[vtable]
+pub trait DriverCrtc: Send + Sync + Sized {
+    /// The driver this CRTC belongs to.
+    type Driver: KmsDriver;
+
+    /// Checks a new CRTC state; the default requires an enabled CRTC to have its primary plane
+    /// (`drm_atomic_helper_check_crtc_primary_plane()`).
+    fn atomic_check(_crtc: &Crtc<Self>, state: &CrtcState) -> Result {
+        state.check_primary_plane()
+    }
+
+    /// Programs the display mode of `state` (the `mode_set_nofb` hook).
+    fn mode_set_nofb(
+        _crtc: &Crtc<Self>,
+        _dev: &drm::Device<Self::Driver, Ioctl>,
+        _state: &CrtcState,
+    ) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Turns the output on. Vblank events are switched on afterwards.
+    fn atomic_enable(_crtc: &Crtc<Self>, _dev: &drm::Device<Self::Driver, Ioctl>) {}
+
+    /// Turns the output off. Vblank events are switched off before.
+    fn atomic_disable(_crtc: &Crtc<Self>, _dev: &drm::Device<Self::Driver, Ioctl>) {}
+}
+
+/// A CRTC (`struct drm_crtc`) with driver data `T`.
+///
+/// # Invariants
+///
+/// `crtc` is an initialised `struct drm_crtc` with [`Crtc::FUNCS`], allocated by [`Crtc::new`]
+/// and freed by the DRM core through the `destroy` hook when the device goes away.
+#[repr(C)]
+#[pin_data]
+pub struct Crtc<T: DriverCrtc> {
+    #[pin]
+    crtc: Opaque<bindings::drm_crtc>,
+    #[pin]
+    inner: T,
+}
+
+impl<T: DriverCrtc> Crtc<T> {
+    const FUNCS: bindings::drm_crtc_funcs = bindings::drm_crtc_funcs {
+        destroy: Some(Self::destroy_callback),
+        set_config: Some(bindings::drm_atomic_helper_set_config),
+        page_flip: Some(bindings::drm_atomic_helper_page_flip),
+        atomic_create_state: Some(bindings::drm_atomic_helper_crtc_create_state),
+        atomic_duplicate_state: Some(bindings::drm_atomic_helper_crtc_duplicate_state),
+        atomic_destroy_state: Some(bindings::drm_atomic_helper_crtc_destroy_state),
+        enable_vblank: Some(bindings::drm_crtc_vblank_helper_enable_vblank_timer),
+        disable_vblank: Some(bindings::drm_crtc_vblank_helper_disable_vblank_timer),
+        get_vblank_timestamp: Some(
+            bindings::drm_crtc_vblank_helper_get_vblank_timestamp_from_timer,
+        ),
+        // SAFETY: All other members are optional function pointers, for which zero is `None`.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    const HELPER_FUNCS: bindings::drm_crtc_helper_funcs = bindings::drm_crtc_helper_funcs {
+        mode_set_nofb: if T::HAS_MODE_SET_NOFB {
+            Some(Self::mode_set_nofb_callback)
+        } else {
+            None
+        },
+        atomic_check: Some(Self::atomic_check_callback),
+        atomic_flush: Some(bindings::drm_crtc_vblank_atomic_flush),
+        atomic_enable: Some(Self::atomic_enable_callback),
+        atomic_disable: Some(Self::atomic_disable_callback),
+        // SAFETY: All other members are optional function pointers, for which zero is `None`.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// Creates a CRTC fed by `primary`.
+    pub fn new<'a, P: DriverPlane<Driver = T::Driver>>(
+        mc: &ModeConfig<'a, T::Driver>,
+        primary: &Plane<P>,
+        init: impl PinInit<T, Error>,
+    ) -> Result<&'a Self> {
+        let new = KBox::try_pin_init(
+            try_pin_init!(Self {
+                crtc <- Opaque::init_zeroed(),
+                inner <- init,
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: The CRTC is handed to the DRM core and freed only by `destroy_callback`.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) });
+        // SAFETY: `raw` is valid.
+        let crtc = unsafe { Opaque::cast_into(&raw const (*raw).crtc) };
+
+        // SAFETY: The device is unregistered with an initialised mode configuration; `crtc` is
+        // zeroed memory; `primary` belongs to the same device; the vtable is `'static`.
+        let ret = unsafe {
+            bindings::drm_crtc_init_with_planes(
+                mc.as_raw(),
+                crtc,
+                primary.as_raw(),
+                ptr::null_mut(),
+                &Self::FUNCS,
+                ptr::null(),
+            )
+        };
+        if let Err(e) = to_result(ret) {
+            // SAFETY: The DRM core did not take the CRTC; we still own the allocation.
+            drop(unsafe { KBox::from_raw(raw) });
+            return Err(e);
+        }
+        // SAFETY: `crtc` is initialised; the helper vtable is `'static`.
+        unsafe { bindings::drm_crtc_helper_add(crtc, &Self::HELPER_FUNCS) };
+
+        // SAFETY: The CRTC lives until the device is released, which `'a` cannot outlast.
+        Ok(unsafe { &*raw })
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::drm_crtc {
+        self.crtc.get()
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` must point to the `crtc` member of a live `Crtc<T>`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::drm_crtc) -> &'a Self {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { &*container_of!(Opaque::cast_from(ptr), Self, crtc) }
+    }
+
+    /// The bit of this CRTC in `possible_crtcs` masks (`drm_crtc_mask()`).
+    pub fn mask(&self) -> u32 {
+        // SAFETY: The CRTC is initialised.
+        unsafe { bindings::drm_crtc_mask(self.as_raw()) }
+    }
+
+    /// The driver data.
+    pub fn data(&self) -> &T {
+        &self.inner
+    }
+
+    /// # Safety
+    ///
+    /// `crtc` must be a CRTC made by [`Crtc::new`], whose device has been registered.
+    unsafe fn ioctl_dev<'a>(crtc: *mut bindings::drm_crtc) -> &'a drm::Device<T::Driver, Ioctl> {
+        // SAFETY: See the module documentation of `kms`: hooks that reach hardware run only for
+        // registered devices.
+        unsafe { drm::Device::from_raw((*crtc).dev) }
+    }
+
+    extern "C" fn destroy_callback(crtc: *mut bindings::drm_crtc) {
+        // SAFETY: Called once by the DRM core when the device goes away.
+        unsafe { bindings::drm_crtc_cleanup(crtc) };
+        // SAFETY: `crtc` is the first member of a `Crtc<T>` allocated by `new`, no longer used.
+        drop(unsafe {
+            KBox::from_raw(container_of!(Opaque::cast_from(crtc), Self, crtc).cast_mut())
+        });
+    }
+
+    extern "C" fn atomic_check_callback(
+        crtc: *mut bindings::drm_crtc,
+        state: *mut bindings::drm_atomic_commit,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Valid pointers from the atomic helpers; the CRTC is part of the commit.
+            let new = unsafe { bindings::drm_atomic_get_new_crtc_state(state, crtc) };
+            // SAFETY: `crtc` belongs to a `Crtc<T>`; `new` is its state in this commit.
+            T::atomic_check(unsafe { Self::from_raw(crtc) }, unsafe {
+                CrtcState::from_raw(new)
+            })?;
+            Ok(0)
+        })
+    }
+
+    extern "C" fn mode_set_nofb_callback(crtc: *mut bindings::drm_crtc) {
+        // SAFETY: During a commit the CRTC's current state is the one being applied.
+        let (this, dev, state) = unsafe {
+            (
+                Self::from_raw(crtc),
+                Self::ioctl_dev(crtc),
+                CrtcState::from_raw((*crtc).state),
+            )
+        };
+        T::mode_set_nofb(this, dev, state);
+    }
+
+    extern "C" fn atomic_enable_callback(
+        crtc: *mut bindings::drm_crtc,
+        _state: *mut bindings::drm_atomic_commit,
+    ) {
+        // SAFETY: `crtc` belongs to a `Crtc<T>` of a registered device.
+        T::atomic_enable(unsafe { Self::from_raw(crtc) }, unsafe { Self::ioctl_dev(crtc) });
+        // SAFETY: The CRTC is valid and vblank was initialised for it.
+        unsafe { bindings::drm_crtc_vblank_on(crtc) };
+    }
+
+    extern "C" fn atomic_disable_callback(
+        crtc: *mut bindings::drm_crtc,
+        _state: *mut bindings::drm_atomic_commit,
+    ) {
+        // SAFETY: The CRTC is valid and vblank was initialised for it.
+        unsafe { bindings::drm_crtc_vblank_off(crtc) };
+        // SAFETY: `crtc` belongs to a `Crtc<T>` of a registered device.
+        T::atomic_disable(unsafe { Self::from_raw(crtc) }, unsafe { Self::ioctl_dev(crtc) });
+    }
+}
+
+// SAFETY: The C object is only changed under DRM's modeset locks; driver data is `Send`.
+unsafe impl<T: DriverCrtc> Send for Crtc<T> {}
+// SAFETY: As above; driver data is `Sync`.
+unsafe impl<T: DriverCrtc> Sync for Crtc<T> {}
+
+/// The atomic state of a CRTC (`struct drm_crtc_state`), read-only.
+///
+/// # Invariants
+///
+/// `self.0` is a valid CRTC state that is not changed while borrowed.
+#[repr(transparent)]
+pub struct CrtcState(Opaque<bindings::drm_crtc_state>);
+
+impl CrtcState {
+    /// # Safety
+    ///
+    /// `ptr` must be a valid CRTC state that is not changed during `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::drm_crtc_state) -> &'a Self {
+        // SAFETY: Guaranteed by the caller; `Self` is transparent.
+        unsafe { &*ptr.cast() }
+    }
+
+    fn raw(&self) -> &bindings::drm_crtc_state {
+        // SAFETY: Valid by the type invariant.
+        unsafe { &*self.0.get() }
+    }
+
+    /// Whether the CRTC is enabled (has a mode).
+    pub fn enable(&self) -> bool {
+        self.raw().enable
+    }
+
+    /// Whether the CRTC is actively scanning out.
+    pub fn active(&self) -> bool {
+        self.raw().active
+    }
+
+    /// The display mode.
+    pub fn mode(&self) -> &DisplayMode {
+        // SAFETY: The mode is part of the state, which is valid and unchanged while borrowed.
+        unsafe { DisplayMode::from_raw(&self.raw().mode) }
+    }
+
+    /// Requires an enabled CRTC to have its primary plane.
+    pub fn check_primary_plane(&self) -> Result {
+        if !self.enable() {
+            return Ok(());
+        }
+        // SAFETY: The state is valid and part of the commit being checked.
+        to_result(unsafe { bindings::drm_atomic_helper_check_crtc_primary_plane(self.0.get()) })
+    }
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! Encoders: the link between a CRTC and the connectors it can drive.
+//!
+//! C header: [`include/drm/drm_encoder.h`](srctree/include/drm/drm_encoder.h)
+
+use super::{
+    KmsDriver,
+    ModeConfig, //
+};
+use crate::{
+    bindings,
+    error::to_result,
+    prelude::*,
+    types::Opaque, //
+};
+use core::ptr;
+
+/// The kind of an encoder (`DRM_MODE_ENCODER_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncoderType(u32);
+
+impl EncoderType {
+    /// No physical encoder: virtual and emulated displays.
+    pub const VIRTUAL: Self = Self(bindings::DRM_MODE_ENCODER_VIRTUAL);
+    /// A DAC (VGA).
+    pub const DAC: Self = Self(bindings::DRM_MODE_ENCODER_DAC);
+    /// A TMDS encoder (DVI, HDMI).
+    pub const TMDS: Self = Self(bindings::DRM_MODE_ENCODER_TMDS);
+    /// No encoder type applies.
+    pub const NONE: Self = Self(bindings::DRM_MODE_ENCODER_NONE);
+}
+
+/// An encoder (`struct drm_encoder`) without driver hooks.
+///
+/// # Invariants
+///
+/// `self.0` is an initialised encoder allocated by [`Encoder::new`] and freed by the DRM core
+/// through the `destroy` hook when the device goes away.
+#[repr(transparent)]
+pub struct Encoder(Opaque<bindings::drm_encoder>);
+
+impl Encoder {
+    const FUNCS: bindings::drm_encoder_funcs = bindings::drm_encoder_funcs {
+        destroy: Some(Self::destroy_callback),
+        // SAFETY: All other members are optional function pointers, for which zero is `None`.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// Creates an encoder of `kind` that CRTCs in `possible_crtcs` can feed (see
+    /// [`super::crtc::Crtc::mask`]).
+    pub fn new<'a, T: KmsDriver>(
+        mc: &ModeConfig<'a, T>,
+        kind: EncoderType,
+        possible_crtcs: u32,
+    ) -> Result<&'a Self> {
+        let new = KBox::pin_init(Opaque::<bindings::drm_encoder>::init_zeroed(), GFP_KERNEL)?;
+        // SAFETY: The encoder is handed to the DRM core and freed only by `destroy_callback`.
+        let raw = Opaque::cast_into(KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) }));
+
+        // SAFETY: The device is unregistered with an initialised mode configuration; `raw` is
+        // zeroed memory; the vtable is `'static`.
+        let ret = unsafe {
+            bindings::drm_encoder_init(mc.as_raw(), raw, &Self::FUNCS, kind.0 as i32, ptr::null())
+        };
+        if let Err(e) = to_result(ret) {
+            // SAFETY: The DRM core did not take the encoder; we still own the allocation.
+            drop(unsafe { KBox::from_raw(Opaque::cast_from(raw).cast_mut()) });
+            return Err(e);
+        }
+        // SAFETY: Initialised above; set before registration, as the DRM core requires.
+        unsafe { (*raw).possible_crtcs = possible_crtcs };
+
+        // SAFETY: `Self` is a transparent wrapper; the encoder lives until the device is
+        // released, which `'a` cannot outlast.
+        Ok(unsafe { &*raw.cast::<Self>() })
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::drm_encoder {
+        self.0.get()
+    }
+
+    extern "C" fn destroy_callback(encoder: *mut bindings::drm_encoder) {
+        // SAFETY: Called once by the DRM core when the device goes away.
+        unsafe { bindings::drm_encoder_cleanup(encoder) };
+        // SAFETY: Allocated by `new` as a `KBox<Opaque<drm_encoder>>`, no longer used.
+        drop(unsafe { KBox::from_raw(Opaque::cast_from(encoder).cast_mut()) });
+    }
+}

@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! Planes, their shadow-buffered atomic state, and framebuffers.
+//!
+//! C header: [`include/drm/drm_plane.h`](srctree/include/drm/drm_plane.h)
+
+use super::{
+    damage::Rect,
+    KmsDriver,
+    ModeConfig, //
+};
+use crate::{
+    bindings,
+    container_of,
+    drm::{
+        self,
+        Ioctl, //
+    },
+    error::{
+        from_result,
+        to_result,
+        VTABLE_DEFAULT_ERROR, //
+    },
+    io::memremap::MemRemap,
+    prelude::*,
+    types::Opaque, //
+};
+use core::ptr;
+
+/// `DRM_PLANE_NO_SCALING`: a 1:1 scaling factor in 16.16 fixed point.
+const NO_SCALING: i32 = 1 << 16;
+
+/// Driver data and hooks of a plane.
+#[vtable]
+pub trait DriverPlane: Send + Sync + Sized {
+    /// The driver this plane belongs to.
+    type Driver: KmsDriver;
+
+    /// Checks a new plane state; the default accepts unscaled, full-screen framebuffers
+    /// (`drm_atomic_helper_check_plane_state()` with no scaling and no positioning).
+    fn atomic_check(_plane: &Plane<Self>, check: &mut PlaneCheck<'_>) -> Result {
+        check.check_no_scaling(false)
+    }
+
+    /// Applies a new plane state to the hardware.
+    ///
+    /// `old` and `new` are the states before and after the commit; the framebuffer of `new` is
+    /// mapped, so [`PlaneState::copy_clip`] can move its damaged parts to scanout memory.
+    fn atomic_update(
+        plane: &Plane<Self>,
+        dev: &drm::Device<Self::Driver, Ioctl>,
+        old: &PlaneState,
+        new: &PlaneState,
+    );
+
+    /// Describes the memory scanned out now, for `drm_panic` to draw into.
+    ///
+    /// Runs in panic context: no sleeping, no locks. `current` is the plane's current state, read
+    /// without locks as the panic handler does.
+    fn get_scanout_buffer(
+        _plane: &Plane<Self>,
+        _dev: &drm::Device<Self::Driver, Ioctl>,
+        _current: &PlaneState,
+        _sb: &mut ScanoutBuffer<'_>,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// A plane (`struct drm_plane`) with driver data `T`.
+///
+/// # Invariants
+///
+/// `plane` is an initialised `struct drm_plane` whose `funcs` are [`Plane::FUNCS`]; the object
+/// was allocated by [`Plane::new_primary`] and is freed by the DRM core through the `destroy`
+/// hook when the device goes away.
+#[repr(C)]
+#[pin_data]
+pub struct Plane<T: DriverPlane> {
+    #[pin]
+    plane: Opaque<bindings::drm_plane>,
+    #[pin]
+    inner: T,
+}
+
+impl<T: DriverPlane> Plane<T> {
+    const FUNCS: bindings::drm_plane_funcs = bindings::drm_plane_funcs {
+        update_plane: Some(bindings::drm_atomic_helper_update_plane),
+        disable_plane: Some(bindings::drm_atomic_helper_disable_plane),
+        destroy: Some(Self::destroy_callback),
+        atomic_create_state: Some(Self::create_state_callback),
+        atomic_duplicate_state: Some(bindings::drm_gem_duplicate_shadow_plane_state),
+        atomic_destroy_state: Some(bindings::drm_gem_destroy_shadow_plane_state),
+        // SAFETY: All other members are optional function pointers, for which zero is `None`.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    const HELPER_FUNCS: bindings::drm_plane_helper_funcs = bindings::drm_plane_helper_funcs {
+        begin_fb_access: Some(bindings::drm_gem_begin_shadow_fb_access),
+        end_fb_access: Some(bindings::drm_gem_end_shadow_fb_access),
+        atomic_check: Some(Self::atomic_check_callback),
+        atomic_update: Some(Self::atomic_update_callback),
+        get_scanout_buffer: if T::HAS_GET_SCANOUT_BUFFER {
+            Some(Self::get_scanout_buffer_callback)
+        } else {
+            None
+        },
+        // SAFETY: All other members are optional function pointers, for which zero is `None`.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// Creates the primary plane, scanning out `formats`, with damage clips enabled.
+    pub fn new_primary<'a>(
+        mc: &ModeConfig<'a, T::Driver>,
+        formats: &'static [u32],
+        init: impl PinInit<T, Error>,
+    ) -> Result<&'a Self> {
+        let new = KBox::try_pin_init(
+            try_pin_init!(Self {
+                plane <- Opaque::init_zeroed(),
+                inner <- init,
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: The plane is handed to the DRM core below and freed only by `destroy_callback`,
+        // which rebuilds the box; it never moves.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) });
+        // SAFETY: `raw` is valid.
+        let plane = unsafe { Opaque::cast_into(&raw const (*raw).plane) };
+
+        // SAFETY: The device is unregistered and its mode configuration initialised (`mc`);
+        // `plane` is zeroed memory; `formats` and the vtable are `'static`.
+        let ret = unsafe {
+            bindings::drm_universal_plane_init(
+                mc.as_raw(),
+                plane,
+                0,
+                &Self::FUNCS,
+                formats.as_ptr(),
+                formats.len().try_into()?,
+                ptr::null(),
+                bindings::drm_plane_type_DRM_PLANE_TYPE_PRIMARY,
+                ptr::null(),
+            )
+        };
+        if let Err(e) = to_result(ret) {
+            // SAFETY: The DRM core did not take the plane; we still own the allocation.
+            drop(unsafe { KBox::from_raw(raw) });
+            return Err(e);
+        }
+
+        // SAFETY: `plane` is initialised; the helper vtable is `'static`.
+        unsafe {
+            bindings::drm_plane_helper_add(plane, &Self::HELPER_FUNCS);
+            bindings::drm_plane_enable_fb_damage_clips(plane);
+        }
+
+        // SAFETY: The plane lives until the device is released, which `'a` (a borrow of the
+        // unregistered device) cannot outlast.
+        Ok(unsafe { &*raw })
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::drm_plane {
+        self.plane.get()
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` must point to the `plane` member of a live `Plane<T>`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::drm_plane) -> &'a Self {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { &*container_of!(Opaque::cast_from(ptr), Self, plane) }
+    }
+
+    /// The driver data.
+    pub fn data(&self) -> &T {
+        &self.inner
+    }
+
+    /// The device this plane belongs to.
+    pub fn drm(&self) -> &drm::Device<T::Driver> {
+        // SAFETY: `dev` is set at init and outlives the plane.
+        unsafe { drm::Device::from_raw((*self.as_raw()).dev) }
+    }
+
+    /// # Safety
+    ///
+    /// `plane` must be a plane made by [`Plane::new_primary`], whose device has been registered.
+    unsafe fn ioctl_dev<'a>(plane: *mut bindings::drm_plane) -> &'a drm::Device<T::Driver, Ioctl> {
+        // SAFETY: See the module documentation: hooks that reach hardware run only for registered
+        // devices.
+        unsafe { drm::Device::from_raw((*plane).dev) }
+    }
+
+    extern "C" fn destroy_callback(plane: *mut bindings::drm_plane) {
+        // SAFETY: The DRM core calls this once, when the device goes away; `plane` was made by
+        // `new_primary`.
+        unsafe { bindings::drm_plane_cleanup(plane) };
+        // SAFETY: `plane` is the first member of a `Plane<T>` allocated by `new_primary`, which
+        // nothing references any longer.
+        drop(unsafe {
+            KBox::from_raw(container_of!(Opaque::cast_from(plane), Self, plane).cast_mut())
+        });
+    }
+
+    extern "C" fn create_state_callback(
+        plane: *mut bindings::drm_plane,
+    ) -> *mut bindings::drm_plane_state {
+        // SAFETY: All-zero is the pristine value of the C struct (what `kzalloc()` gives).
+        let zeroed: bindings::drm_shadow_plane_state = unsafe { core::mem::zeroed() };
+        let Ok(state) = KBox::new(zeroed, GFP_KERNEL) else {
+            return ENOMEM.to_ptr();
+        };
+        let state = KBox::into_raw(state);
+        // SAFETY: `state` is valid; `plane` is a valid plane. The state is released by
+        // `drm_gem_destroy_shadow_plane_state()`, which `kfree()`s it, matching `KBox`.
+        unsafe {
+            bindings::__drm_atomic_helper_plane_state_init(&raw mut (*state).base, plane);
+            &raw mut (*state).base
+        }
+    }
+
+    extern "C" fn atomic_check_callback(
+        plane: *mut bindings::drm_plane,
+        state: *mut bindings::drm_atomic_commit,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: The atomic helpers call this with valid pointers, during the check phase.
+            let (new, crtc_state) = unsafe {
+                let new = bindings::drm_atomic_get_new_plane_state(state, plane);
+                let crtc = (*new).crtc;
+                let crtc_state = if crtc.is_null() {
+                    ptr::null_mut()
+                } else {
+                    bindings::drm_atomic_get_new_crtc_state(state, crtc)
+                };
+                (new, crtc_state)
+            };
+            let mut check = PlaneCheck {
+                // SAFETY: A plane state of this plane, hence shadow-buffered.
+                state: unsafe { PlaneState::from_raw(new) },
+                crtc_state,
+            };
+            // SAFETY: `plane` belongs to a `Plane<T>`.
+            T::atomic_check(unsafe { Self::from_raw(plane) }, &mut check)?;
+            Ok(0)
+        })
+    }
+
+    extern "C" fn atomic_update_callback(
+        plane: *mut bindings::drm_plane,
+        state: *mut bindings::drm_atomic_commit,
+    ) {
+        // SAFETY: The commit helpers call this with valid pointers; both states exist in the
+        // commit since the plane is part of it, and they are plane states of this plane.
+        let (old, new) = unsafe {
+            (
+                PlaneState::from_raw(bindings::drm_atomic_get_old_plane_state(state, plane)),
+                PlaneState::from_raw(bindings::drm_atomic_get_new_plane_state(state, plane)),
+            )
+        };
+        // SAFETY: `plane` belongs to a `Plane<T>` of a registered device.
+        let (this, dev) = unsafe { (Self::from_raw(plane), Self::ioctl_dev(plane)) };
+        T::atomic_update(this, dev, old, new);
+    }
+
+    extern "C" fn get_scanout_buffer_callback(
+        plane: *mut bindings::drm_plane,
+        sb: *mut bindings::drm_scanout_buffer,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: `plane` is valid; in panic context its state is read without locks, as
+            // the C helpers do.
+            let current = unsafe { (*plane).state };
+            if current.is_null() {
+                return Err(ENODEV);
+            }
+            // SAFETY: A plane state of this plane.
+            let current = unsafe { PlaneState::from_raw(current) };
+            let mut sb = ScanoutBuffer {
+                // SAFETY: `drm_panic` passes a valid buffer description to fill in.
+                sb: unsafe { &mut *sb },
+            };
+            // SAFETY: `plane` belongs to a `Plane<T>` of a registered device.
+            let (this, dev) = unsafe { (Self::from_raw(plane), Self::ioctl_dev(plane)) };
+            T::get_scanout_buffer(this, dev, current, &mut sb)?;
+            Ok(0)
+        })
+    }
+}
+
+// SAFETY: The C object is only changed under DRM's modeset locks; driver data is `Send`.
+unsafe impl<T: DriverPlane> Send for Plane<T> {}
+// SAFETY: As above; driver data is `Sync`.
+unsafe impl<T: DriverPlane> Sync for Plane<T> {}
+
+/// A framebuffer (`struct drm_framebuffer`), read-only.
+///
+/// # Invariants
+///
+/// `self.0` is a valid framebuffer with a format; its geometry does not change while it exists.
+#[repr(transparent)]
+pub struct Framebuffer(Opaque<bindings::drm_framebuffer>);
+
+impl Framebuffer {
+    fn raw(&self) -> &bindings::drm_framebuffer {
+        // SAFETY: Valid by the type invariant; the fields read here are immutable after creation.
+        unsafe { &*self.0.get() }
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.raw().width
+    }
+
+    /// Height in lines.
+    pub fn height(&self) -> u32 {
+        self.raw().height
+    }
+
+    /// Bytes per line of colour plane `index` (0 for single-plane formats).
+    pub fn pitch(&self, index: usize) -> u32 {
+        self.raw().pitches.get(index).copied().unwrap_or(0)
+    }
+
+    /// The fourcc code of the pixel format.
+    pub fn format(&self) -> u32 {
+        // SAFETY: A framebuffer always has a format (type invariant).
+        unsafe { (*self.raw().format).format }
+    }
+
+    /// Bytes per pixel of the first colour plane, 0 for block formats.
+    pub fn cpp(&self) -> u32 {
+        // SAFETY: As above; `cpp` shares a union with another `u8` array, so any bytes are valid.
+        unsafe { (*self.raw().format).__bindgen_anon_1.cpp[0] }.into()
+    }
+}
+
+/// The atomic state of a plane made by this module (`struct drm_shadow_plane_state`).
+///
+/// Besides the usual plane state it holds the kernel mapping of the framebuffer, valid while a
+/// commit runs.
+///
+/// # Invariants
+///
+/// `self.0` is a valid `struct drm_shadow_plane_state`.
+#[repr(transparent)]
+pub struct PlaneState(Opaque<bindings::drm_shadow_plane_state>);
+
+impl PlaneState {
+    /// # Safety
+    ///
+    /// `ptr` must be the `base` of a valid `struct drm_shadow_plane_state` that outlives `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::drm_plane_state) -> &'a Self {
+        // SAFETY: Guaranteed by the caller; `base` is the first member.
+        unsafe { &*container_of!(ptr, bindings::drm_shadow_plane_state, base).cast() }
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::drm_plane_state {
+        // SAFETY: Valid by the type invariant.
+        unsafe { &raw mut (*self.0.get()).base }
+    }
+
+    fn base(&self) -> &bindings::drm_plane_state {
+        // SAFETY: Valid by the type invariant; hooks see states that are not being changed.
+        unsafe { &*self.as_raw() }
+    }
+
+    /// The framebuffer, if the plane has one.
+    pub fn fb(&self) -> Option<&Framebuffer> {
+        let fb = self.base().fb;
+        // SAFETY: The state holds a reference on its framebuffer.
+        (!fb.is_null()).then(|| unsafe { &*fb.cast::<Framebuffer>() })
+    }
+
+    /// Horizontal position on the CRTC.
+    pub fn crtc_x(&self) -> i32 {
+        self.base().crtc_x
+    }
+
+    /// Vertical position on the CRTC.
+    pub fn crtc_y(&self) -> i32 {
+        self.base().crtc_y
+    }
+
+    /// Whether the plane is visible (set by the atomic check).
+    pub fn visible(&self) -> bool {
+        self.base().visible
+    }
+
+    /// Copies rectangle `clip` of the framebuffer to the same position in `dst`, an image with
+    /// the framebuffer's pixel format and `dst_pitch` bytes per line starting at offset 0.
+    ///
+    /// Returns the number of bytes copied. Fails with `EINVAL` if the plane has no single-plane
+    /// framebuffer, or no kernel mapping of it (outside a commit), or if `clip` does not lie
+    /// within the framebuffer; with `ERANGE` if the destination does not fit into `dst`.
+    pub fn copy_clip(&self, clip: &Rect, dst: &MemRemap<'_>, dst_pitch: usize) -> Result<usize> {
+        let fb = self.fb().ok_or(EINVAL)?;
+        let cpp = fb.cpp() as usize;
+        if cpp == 0 || !clip.is_within(fb.width(), fb.height()) {
+            return Err(EINVAL);
+        }
+        // SAFETY: Valid by the type invariant.
+        let map = unsafe { (*self.0.get()).data[0] };
+        // SAFETY: `vaddr` and `vaddr_iomem` share storage; we only test it for NULL.
+        let vaddr = unsafe { map.__bindgen_anon_1.vaddr };
+        if map.is_iomem || vaddr.is_null() {
+            return Err(EINVAL);
+        }
+        let src_pitch = fb.pitch(0) as usize;
+        let (x, y) = (clip.x1 as usize, clip.y1 as usize);
+        let line = clip.width() as usize * cpp;
+        let rows = clip.height() as usize;
+        let src_off = y * src_pitch + x * cpp;
+        let dst_off = y.checked_mul(dst_pitch).and_then(|o| o.checked_add(x * cpp)).ok_or(ERANGE)?;
+        // SAFETY: `data[0]` maps the whole first colour plane (the framebuffer was validated
+        // against its GEM object at creation), and `clip` lies within the framebuffer, so every
+        // source line `src_off + i * src_pitch .. + line` for `i < rows` is mapped for the
+        // duration of the commit, during which this state is borrowed.
+        unsafe {
+            dst.copy_rows_from(
+                dst_off,
+                dst_pitch,
+                vaddr.cast::<u8>().add(src_off),
+                src_pitch,
+                line,
+                rows,
+            )?
+        };
+        Ok(line * rows)
+    }
+}
+
+/// A new plane state being checked, with the state of the CRTC it goes to.
+pub struct PlaneCheck<'a> {
+    state: &'a PlaneState,
+    crtc_state: *mut bindings::drm_crtc_state,
+}
+
+impl PlaneCheck<'_> {
+    /// The new plane state.
+    pub fn state(&self) -> &PlaneState {
+        self.state
+    }
+
+    /// Checks that the framebuffer is not scaled and, unless `can_position`, covers the CRTC
+    /// (`drm_atomic_helper_check_plane_state()`); computes `visible` and the clipped rectangles.
+    pub fn check_no_scaling(&mut self, can_position: bool) -> Result {
+        // SAFETY: Both states belong to the commit being checked; `crtc_state` may be NULL.
+        to_result(unsafe {
+            bindings::drm_atomic_helper_check_plane_state(
+                self.state.as_raw(),
+                self.crtc_state,
+                NO_SCALING,
+                NO_SCALING,
+                can_position,
+                false,
+            )
+        })
+    }
+}
+
+/// The scanout buffer `drm_panic` draws into (`struct drm_scanout_buffer`).
+pub struct ScanoutBuffer<'a> {
+    sb: &'a mut bindings::drm_scanout_buffer,
+}
+
+impl ScanoutBuffer<'_> {
+    /// Describes `mem` from offset 0 as holding `fb`'s image with `pitch` bytes per line.
+    ///
+    /// Fails with `ERANGE` if that image does not fit into `mem`.
+    pub fn set(&mut self, fb: &Framebuffer, mem: &MemRemap<'_>, pitch: u32) -> Result {
+        let size = (pitch as usize)
+            .checked_mul(fb.height() as usize)
+            .ok_or(ERANGE)?;
+        if size > mem.size() || pitch < fb.width() * fb.cpp() {
+            return Err(ERANGE);
+        }
+        let raw = fb.raw();
+        self.sb.format = raw.format;
+        self.sb.width = fb.width();
+        self.sb.height = fb.height();
+        self.sb.pitch[0] = pitch;
+        // `is_iomem == false` selects the `vaddr` member of the union.
+        self.sb.map[0] = bindings::iosys_map {
+            __bindgen_anon_1: bindings::iosys_map__bindgen_ty_1 {
+                vaddr: mem.as_ptr().cast(),
+            },
+            is_iomem: false,
+        };
+        Ok(())
+    }
+}

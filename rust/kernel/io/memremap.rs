@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mappings of device memory that behaves like RAM.
+//!
+//! C header: [`include/linux/io.h`](srctree/include/linux/io.h)
+//!
+//! Some devices expose memory that is not MMIO: emulated framebuffers whose "VRAM" is host RAM,
+//! persistent memory, shared-memory windows. `memremap()` maps such memory as ordinary memory
+//! with a chosen cache policy, so it is accessed with plain loads, stores and `memcpy()` rather
+//! than with MMIO accessors. Which policy is right depends on who else reads the memory and how:
+//! memory that another agent reads through a cacheable mapping (a hypervisor, say) must be mapped
+//! write-back here, or the two aliases are not coherent on architectures such as arm64.
+
+use crate::{
+    bindings,
+    device::{
+        Bound,
+        Device, //
+    },
+    io::ResourceSize,
+    prelude::*,
+};
+use core::ptr::NonNull;
+
+/// The cache policy of a [`MemRemap`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// Write-back cacheable, like system RAM (`MEMREMAP_WB`; Normal-WB on arm64).
+    WriteBack,
+    /// Uncached with write combining (`MEMREMAP_WC`; Normal-NC on arm64).
+    WriteCombine,
+}
+
+impl CachePolicy {
+    fn flags(self) -> usize {
+        (match self {
+            Self::WriteBack => bindings::MEMREMAP_WB,
+            Self::WriteCombine => bindings::MEMREMAP_WC,
+        }) as usize
+    }
+}
+
+/// A `memremap()` mapping of a physical range, unmapped on drop.
+///
+/// The lifetime ties the mapping to a bound device, so it cannot outlive the binding that owns
+/// the memory.
+///
+/// # Invariants
+///
+/// `addr` is the start of a live `memremap()` mapping of `size` bytes made with `policy`.
+pub struct MemRemap<'a> {
+    _dev: &'a Device<Bound>,
+    addr: NonNull<u8>,
+    size: usize,
+    policy: CachePolicy,
+}
+
+// SAFETY: The mapping is plain memory usable from any thread; `MemRemap` hands out no references
+// into it, only copies through raw pointers.
+unsafe impl Send for MemRemap<'_> {}
+// SAFETY: As above.
+unsafe impl Sync for MemRemap<'_> {}
+
+impl<'a> MemRemap<'a> {
+    /// Maps `size` bytes of physical memory at `start` with `policy`.
+    ///
+    /// The caller's driver should own the range (e.g. through a requested PCI region).
+    pub fn new(
+        dev: &'a Device<Bound>,
+        start: ResourceSize,
+        size: usize,
+        policy: CachePolicy,
+    ) -> Result<Self> {
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: `memremap()` validates the range and fails with NULL if it cannot map it.
+        let addr = unsafe { bindings::memremap(start, size, policy.flags()) };
+        let addr = NonNull::new(addr.cast::<u8>()).ok_or(ENOMEM)?;
+        // INVARIANT: `addr` maps `size` bytes with `policy`.
+        Ok(Self {
+            _dev: dev,
+            addr,
+            size,
+            policy,
+        })
+    }
+
+    /// The size of the mapping in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The cache policy of the mapping.
+    pub fn policy(&self) -> CachePolicy {
+        self.policy
+    }
+
+    /// The kernel address of the mapping, for C interfaces that describe memory (e.g. an
+    /// `iosys_map`); valid while `self` lives.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.addr.as_ptr()
+    }
+
+    /// Copies a block of `rows` lines of `line` bytes from `src` (lines `src_pitch` bytes apart)
+    /// to offset `offset` of the mapping (lines `dst_pitch` bytes apart).
+    ///
+    /// Fails with `ERANGE`, copying nothing, if any destination byte lies outside the mapping or
+    /// `line` exceeds `dst_pitch` (lines would overlap).
+    ///
+    /// # Safety
+    ///
+    /// For every `i < rows`, `src + i * src_pitch .. + line` must be valid for reads, and not
+    /// overlap the mapping.
+    pub unsafe fn copy_rows_from(
+        &self,
+        offset: usize,
+        dst_pitch: usize,
+        src: *const u8,
+        src_pitch: usize,
+        line: usize,
+        rows: usize,
+    ) -> Result {
+        if rows == 0 || line == 0 {
+            return Ok(());
+        }
+        if rows > 1 && line > dst_pitch {
+            return Err(ERANGE);
+        }
+        let end = (rows - 1)
+            .checked_mul(dst_pitch)
+            .and_then(|v| v.checked_add(offset))
+            .and_then(|v| v.checked_add(line))
+            .ok_or(ERANGE)?;
+        if end > self.size {
+            return Err(ERANGE);
+        }
+        let dst = self.addr.as_ptr();
+        if line == src_pitch && line == dst_pitch {
+            // One contiguous block: a single copy.
+            // SAFETY: `offset + rows * line <= size` was checked above; the caller guarantees the
+            // source range. `memcpy` rather than `copy_nonoverlapping`: the memory is shared with
+            // the device.
+            unsafe { bindings::memcpy(dst.add(offset).cast(), src.cast(), rows * line) };
+            return Ok(());
+        }
+        for i in 0..rows {
+            // SAFETY: Destination line `i` ends at or before `end <= size`; the caller
+            // guarantees source line `i`.
+            unsafe {
+                bindings::memcpy(
+                    dst.add(offset + i * dst_pitch).cast(),
+                    src.add(i * src_pitch).cast(),
+                    line,
+                )
+            };
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MemRemap<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `addr` came from `memremap()` (type invariant) and is unmapped once, here.
+        unsafe { bindings::memunmap(self.addr.as_ptr().cast()) };
+    }
+}

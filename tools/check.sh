@@ -45,8 +45,15 @@ suites() {
 
 phase setup make -s setup || { echo "setup failed: nothing else can run" >&2; }
 phase host-tests host_tests
+# The debug kernel (KASAN, kmemleak, lockdep) with rbochs, C bochs and the KMS sample as
+# modules: each driver on both device variants, without EDID, the sample, KUnit and doctests.
 if phase build-arm64-test make -s initramfs-arm64-test; then
-	phase guest-arm64-test suites arm64-test rbochs-vga rbochs-display cbochs-vga cbochs-display
+	phase guest-arm64-test suites arm64-test rbochs-vga rbochs-display cbochs-vga \
+		cbochs-display rbochs-noedid cbochs-noedid sample kunit
+fi
+# The kernel users run: rbochs built in, driving the console from boot.
+if phase build-arm64-run make -s initramfs-arm64-run; then
+	phase guest-arm64-run suites arm64-run builtin
 fi
 
 echo "== total: $(($(date +%s) - t_all))s"

@@ -53,7 +53,6 @@ use crate::{
     prelude::*,
     sync::aref::ARef, //
 };
-use core::mem::ManuallyDrop;
 
 /// Limits and preferences of a driver's mode configuration (`struct drm_mode_config`).
 #[derive(Clone, Copy, Debug)]
@@ -94,6 +93,14 @@ impl ModeStatus {
     pub fn as_raw(self) -> bindings::drm_mode_status {
         self.0
     }
+}
+
+/// Whether the kernel was told to leave the display to firmware drivers (`nomodeset`).
+///
+/// Drivers whose `modeset` parameter is left at its default should then not bind.
+pub fn firmware_drivers_only() -> bool {
+    // SAFETY: `video_firmware_drivers_only()` only reads a flag set from the command line.
+    unsafe { bindings::video_firmware_drivers_only() }
 }
 
 /// A DRM driver with a display.
@@ -229,22 +236,30 @@ impl<'a, T: KmsDriver> ModeConfig<'a, T> {
 
 /// A registered KMS device.
 ///
-/// Wraps [`drm::Registration`]: it registers the device, then starts the fbdev emulation
-/// (`drm_client_setup()`). On drop the device is unplugged (so hooks can no longer enter the
-/// registration guard) and then the display pipeline is shut down
-/// (`drm_atomic_helper_shutdown()`), leaving no commit in flight.
+/// Registers the device and starts the fbdev emulation (`drm_client_setup()`). Teardown
+/// unplugs the device, so hooks can no longer enter the registration guard, and then shuts the
+/// display pipeline down (`drm_atomic_helper_shutdown()`), leaving no commit in flight. It runs
+/// when the `Registration` is dropped or, at the latest, when the parent device is unbound:
+/// the teardown is a device-managed action, so even a leaked `Registration` cannot leave the
+/// registration data reachable after the binding ends. That is what makes [`Registration::new`]
+/// safe, unlike [`drm::Registration::new`].
+///
+/// # Invariants
+///
+/// `drm` is registered and has a device-managed teardown action on `parent` ([`Self::teardown`]
+/// with `drm` as its data) that holds a reference to `drm`; `reg_data` is what `drm`'s
+/// registration data points to.
 pub struct Registration<'a, T: KmsDriver> {
-    reg: ManuallyDrop<drm::Registration<'a, T>>,
     drm: ARef<drm::Device<T>>,
+    parent: &'a device::Device<device::Bound>,
+    _reg_data: Pin<KBox<T::RegistrationData<'a>>>,
 }
 
 impl<'a, T: KmsDriver> Registration<'a, T> {
     /// Registers `drm`, whose [`ModeConfig`] must be complete, and starts the fbdev emulation.
     ///
-    /// # Safety
-    ///
-    /// As for [`drm::Registration::new`]: the returned value must not be forgotten.
-    pub unsafe fn new<E>(
+    /// `dev` must be the parent of `drm` (`EINVAL` otherwise).
+    pub fn new<E>(
         dev: &'a device::Device<device::Bound>,
         drm: drm::UnregisteredDevice<T>,
         reg_data: impl PinInit<T::RegistrationData<'a>, E>,
@@ -253,18 +268,97 @@ impl<'a, T: KmsDriver> Registration<'a, T> {
     where
         Error: From<E>,
     {
-        // SAFETY: Forwarded from the caller.
-        let reg = unsafe { drm::Registration::new(dev, drm, reg_data, flags)? };
-        let drm: ARef<drm::Device<T>> = reg.device().into();
+        let reg_data = Self::register(dev, &drm, reg_data, flags)?;
+        let drm: ARef<drm::Device<T>> = (&*drm).into();
+        let raw = drm.as_raw();
 
+        // SAFETY: `raw` is valid; this reference is owned by the teardown action.
+        unsafe { bindings::drm_dev_get(raw) };
+        // SAFETY: `dev` is bound; `teardown` matches the expected signature and its data is the
+        // registered device, kept alive by the reference taken above. On failure the action
+        // runs at once, tearing the device down before `reg_data` is dropped on return.
+        to_result(unsafe {
+            bindings::devm_add_action_or_reset(dev.as_raw(), Some(Self::teardown), raw.cast())
+        })?;
+        Self::start_clients(&drm);
+
+        // INVARIANT: Registered, with the teardown action added above.
+        Ok(Self {
+            drm,
+            parent: dev,
+            _reg_data: reg_data,
+        })
+    }
+
+    /// Checks the parent, publishes the registration data and registers `drm`.
+    fn register<'b, E>(
+        dev: &device::Device<device::Bound>,
+        drm: &drm::UnregisteredDevice<T>,
+        reg_data: impl PinInit<T::RegistrationData<'b>, E>,
+        flags: usize,
+    ) -> Result<Pin<KBox<T::RegistrationData<'b>>>>
+    where
+        Error: From<E>,
+    {
+        let parent = drm.as_ref();
+        if parent.as_ref().as_raw() != dev.as_raw() {
+            return Err(EINVAL);
+        }
+        let reg_data: Pin<KBox<T::RegistrationData<'b>>> = KBox::pin_init(reg_data, GFP_KERNEL)?;
+
+        let ptr: core::ptr::NonNull<T::RegistrationData<'static>> =
+            core::ptr::NonNull::from(Pin::get_ref(reg_data.as_ref())).cast();
+        // SAFETY: The device is not registered yet, so nothing else accesses the pointer. It is
+        // only dereferenced inside the registration guard, which the teardown action closes
+        // before the registration data can go away.
+        unsafe { *drm.registration_data.get() = ptr };
+
+        // SAFETY: `drm` is a valid, initialised, unregistered DRM device.
+        let ret = unsafe { bindings::drm_dev_register(drm.as_raw(), flags) };
+        if let Err(e) = to_result(ret) {
+            // SAFETY: A failed `drm_dev_register()` leaves the device unregistered, so nobody
+            // reads the pointer concurrently.
+            unsafe { *drm.registration_data.get() = core::ptr::NonNull::dangling() };
+            return Err(e);
+        }
+        Ok(reg_data)
+    }
+
+    /// Starts the in-kernel clients (the fbdev emulation) on a registered device.
+    fn start_clients(drm: &drm::Device<T>) {
         // SAFETY: The device is registered with a complete mode configuration; a NULL format
         // lets the client pick one from the preferred depth.
         unsafe { bindings::drm_client_setup(drm.as_raw(), core::ptr::null()) };
+    }
 
-        Ok(Self {
-            reg: ManuallyDrop::new(reg),
-            drm,
-        })
+    /// Unplugs and shuts down a registered device: the first half of every teardown.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is a registered `struct drm_device` of a `T`, valid for the call, torn down once.
+    unsafe fn unplug(raw: *mut bindings::drm_device) {
+        // SAFETY: By the function's requirements `raw` is a registered device. After
+        // `drm_dev_unplug()` returns, no registration guard is held or can be entered again
+        // (its SRCU grace period has passed), so the registration data is unreachable.
+        unsafe { bindings::drm_dev_unplug(raw) };
+        // SAFETY: The device is valid and was registered with a mode configuration. Hooks run
+        // by the shutdown commit fail to enter the registration guard from now on, so they
+        // leave the hardware alone.
+        unsafe { bindings::drm_atomic_helper_shutdown(raw) };
+    }
+
+    /// Device-managed teardown of a [`Registration`]: unplugs, shuts down, drops a reference.
+    ///
+    /// # Safety
+    ///
+    /// `data` is a registered `struct drm_device` of a `T` on which the caller owns a reference;
+    /// called once (by the devres core, on unbind or through `devm_release_action()`).
+    unsafe extern "C" fn teardown(data: *mut crate::ffi::c_void) {
+        let raw = data.cast::<bindings::drm_device>();
+        // SAFETY: By the function's requirements.
+        unsafe { Self::unplug(raw) };
+        // SAFETY: Drops the reference the action owned.
+        unsafe { bindings::drm_dev_put(raw) };
     }
 
     /// The registered device.
@@ -275,16 +369,80 @@ impl<'a, T: KmsDriver> Registration<'a, T> {
 
 impl<T: KmsDriver> Drop for Registration<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: `reg` is dropped exactly once, here; this unplugs the device.
-        unsafe { ManuallyDrop::drop(&mut self.reg) };
-        // SAFETY: The device is valid (we hold a reference) and was registered with a mode
-        // configuration. Hooks run by the shutdown commit fail to enter the registration guard
-        // from now on, so they leave the unbound hardware alone.
-        unsafe { bindings::drm_atomic_helper_shutdown(self.drm.as_raw()) };
+        // SAFETY: By the type invariant the action with exactly these arguments is registered
+        // on `parent`, which is still bound while `'a` lasts. Releasing it runs it now, once,
+        // and removes it; `reg_data` is dropped only after it returns.
+        unsafe {
+            bindings::devm_release_action(
+                self.parent.as_raw(),
+                Some(Self::teardown),
+                self.drm.as_raw().cast(),
+            )
+        };
     }
 }
 
-// SAFETY: Like `drm::Registration`, this offers no access to shared state.
+/// A registration owned by the parent device's devres: see [`Registration::new_foreign_owned`].
+struct ForeignRegistration<T: KmsDriver> {
+    drm: ARef<drm::Device<T>>,
+    _reg_data: Pin<KBox<T::RegistrationData<'static>>>,
+}
+
+impl<T: KmsDriver> Registration<'static, T> {
+    /// Registers `drm` for as long as `dev` stays bound, and starts the fbdev emulation.
+    ///
+    /// For drivers without a binding of their own to keep a [`Registration`] in (e.g. on a faux
+    /// device): the device is torn down, and `reg_data` dropped, when `dev` is unbound. The
+    /// registration data therefore cannot borrow from the binding.
+    pub fn new_foreign_owned<E>(
+        dev: &device::Device<device::Bound>,
+        drm: drm::UnregisteredDevice<T>,
+        reg_data: impl PinInit<T::RegistrationData<'static>, E>,
+        flags: usize,
+    ) -> Result
+    where
+        Error: From<E>,
+    {
+        // Allocate first: once registered, nothing may fail before the teardown is in place.
+        let slot = KBox::<ForeignRegistration<T>>::new_uninit(GFP_KERNEL)?;
+        let reg_data = Self::register(dev, &drm, reg_data, flags)?;
+        let drm: ARef<drm::Device<T>> = (&*drm).into();
+        let owned = slot.write(ForeignRegistration {
+            drm: drm.clone(),
+            _reg_data: reg_data,
+        });
+        // SAFETY: `dev` is bound; `teardown_owned` matches the expected signature and takes
+        // back the box leaked here, which holds a reference to the registered device. On
+        // failure the action runs at once.
+        to_result(unsafe {
+            bindings::devm_add_action_or_reset(
+                dev.as_raw(),
+                Some(Self::teardown_owned),
+                KBox::into_raw(owned).cast(),
+            )
+        })?;
+        Self::start_clients(&drm);
+        Ok(())
+    }
+
+    /// Device-managed teardown of a foreign-owned registration.
+    ///
+    /// # Safety
+    ///
+    /// `data` comes from `KBox::into_raw()` of a `ForeignRegistration<T>` whose device is
+    /// registered; called once, by the devres core.
+    unsafe extern "C" fn teardown_owned(data: *mut crate::ffi::c_void) {
+        // SAFETY: By the function's requirements, we own the box.
+        let owned = unsafe { KBox::from_raw(data.cast::<ForeignRegistration<T>>()) };
+        // SAFETY: The device is registered and torn down only here.
+        unsafe { Self::unplug(owned.drm.as_raw()) };
+        // The registration data is unreachable now; free it with the device reference.
+        drop(owned);
+    }
+}
+
+// SAFETY: `Registration` offers no access to shared state; dropping it on another thread only
+// runs the device-managed teardown.
 unsafe impl<T: KmsDriver> Sync for Registration<'_, T> {}
 
 // SAFETY: Registration and shutdown can happen on any thread.

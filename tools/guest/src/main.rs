@@ -6,6 +6,14 @@
 //! rbguest info            driver, connectors and their modes
 //! rbguest show WxH SEED   scan out pattern SEED at mode WxH, print @@READY,
 //!                         keep it on screen until a line arrives on stdin
+//! rbguest damage WxH A B X Y W H atomic|dirtyfb
+//!                         show pattern A, redraw the whole buffer with B, then
+//!                         report only rectangle X,Y,W,H as damaged; @@READY
+//! rbguest hold WxH SEED SECS
+//!                         show SEED, print @@HOLDING, keep the buffer mapped and
+//!                         the card open for SECS seconds, then clean up
+//! rbguest badinput [--skip-vram-fb]
+//!                         feed the driver bad requests; one CHECK line each
 //! ```
 
 use std::fs::{File, OpenOptions};
@@ -13,9 +21,12 @@ use std::io::BufRead;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::process::ExitCode;
 
-use drm::buffer::Buffer;
-use drm::control::{connector, Device as ControlDevice, Mode, ModeTypeFlags};
-use drm::Device;
+use drm::buffer::{Buffer, PlanarBuffer};
+use drm::control::{
+    atomic::AtomicModeReq, connector, crtc, dumbbuffer::DumbBuffer, framebuffer, plane, property,
+    AtomicCommitFlags, ClipRect, Device as ControlDevice, FbCmd2Flags, Mode, ModeTypeFlags,
+};
+use drm::{ClientCapability, Device};
 use drm_fourcc::DrmFourcc;
 
 #[path = "../../common/pattern.rs"]
@@ -95,11 +106,15 @@ fn parse_size(s: &str) -> Result<(u16, u16)> {
     Ok((p(w)?, p(h)?))
 }
 
-fn show(card: &Card, size: &str, seed: &str) -> Result<()> {
+/// What a scanout needs: connector, mode, CRTC.
+struct Pipe {
+    conn: connector::Handle,
+    mode: Mode,
+    crtc: crtc::Handle,
+}
+
+fn pipe(card: &Card, size: &str) -> Result<Pipe> {
     let (w, h) = parse_size(size)?;
-    let seed: u32 = seed
-        .parse()
-        .map_err(|e| format!("bad seed '{seed}': {e}"))?;
     let conn = card
         .connectors()?
         .into_iter()
@@ -114,32 +129,473 @@ fn show(card: &Card, size: &str, seed: &str) -> Result<()> {
         .resource_handles()
         .map_err(|e| format!("GETRESOURCES: {e}"))?;
     let crtc = *res.crtcs().first().ok_or("no CRTC")?;
+    Ok(Pipe {
+        conn: conn.handle(),
+        mode,
+        crtc,
+    })
+}
 
-    let mut db = card
-        .create_dumb_buffer((w.into(), h.into()), DrmFourcc::Xrgb8888, 32)
-        .map_err(|e| format!("CREATE_DUMB {size}: {e}"))?;
-    {
-        let pitch = db.pitch() as usize;
-        let mut map = card
-            .map_dumb_buffer(&mut db)
-            .map_err(|e| format!("MAP_DUMB: {e}"))?;
-        for y in 0..u32::from(h) {
-            let row = &mut map[y as usize * pitch..][..usize::from(w) * 4];
-            for (x, px) in row.chunks_exact_mut(4).enumerate() {
-                px.copy_from_slice(&pattern::pixel(seed, x as u32, y).to_le_bytes());
-            }
+/// Fills `db` with pattern `seed`.
+fn draw(card: &Card, db: &mut DumbBuffer, seed: u32) -> Result<()> {
+    let (w, h) = db.size();
+    let pitch = db.pitch() as usize;
+    let mut map = card
+        .map_dumb_buffer(db)
+        .map_err(|e| format!("MAP_DUMB: {e}"))?;
+    for y in 0..h {
+        let row = &mut map[y as usize * pitch..][..w as usize * 4];
+        for (x, px) in row.chunks_exact_mut(4).enumerate() {
+            px.copy_from_slice(&pattern::pixel(seed, x as u32, y).to_le_bytes());
         }
     }
+    Ok(())
+}
+
+/// Creates a dumb buffer of the mode's size holding pattern `seed`, and a framebuffer on it.
+fn buffer(card: &Card, p: &Pipe, seed: u32) -> Result<(DumbBuffer, framebuffer::Handle)> {
+    let (w, h) = p.mode.size();
+    let mut db = card
+        .create_dumb_buffer((w.into(), h.into()), DrmFourcc::Xrgb8888, 32)
+        .map_err(|e| format!("CREATE_DUMB {w}x{h}: {e}"))?;
+    draw(card, &mut db, seed)?;
     let fb = card
         .add_framebuffer(&db, 24, 32)
         .map_err(|e| format!("ADDFB: {e}"))?;
-    card.set_crtc(crtc, Some(fb), (0, 0), &[conn.handle()], Some(mode))
-        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+    Ok((db, fb))
+}
+
+/// The driver's debugfs state (`key: value` lines): rbochs or the Rust KMS sample.
+fn driver_state() -> Option<String> {
+    if let Ok(st) = std::fs::read_to_string("/sys/kernel/debug/rust_drm_kms/state") {
+        return Some(st);
+    }
+    let dir = std::fs::read_dir("/sys/kernel/debug").ok()?;
+    dir.flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("rbochs-"))
+        .and_then(|e| std::fs::read_to_string(e.path().join("state")).ok())
+}
+
+/// A numeric field of the driver's debugfs state.
+fn driver_counter(key: &str) -> Option<u64> {
+    driver_state()?
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .find(|(k, _)| k.trim() == key)
+        .and_then(|(_, v)| v.trim().parse().ok())
+}
+
+/// Prints the driver's debugfs state, if it has one, as `STATE key: value` lines.
+fn print_state() {
+    if let Some(st) = driver_state() {
+        for l in st.lines() {
+            println!("STATE {l}");
+        }
+    }
+}
+
+fn wait_for_host() {
     println!("@@READY");
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
+}
+
+fn show(card: &Card, size: &str, seed: &str) -> Result<()> {
+    let seed: u32 = seed
+        .parse()
+        .map_err(|e| format!("bad seed '{seed}': {e}"))?;
+    let p = pipe(card, size)?;
+    let (db, fb) = buffer(card, &p, seed)?;
+    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
+        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+    wait_for_host();
     card.destroy_framebuffer(fb)
         .map_err(|e| format!("RMFB: {e}"))?;
+    card.destroy_dumb_buffer(db)
+        .map_err(|e| format!("DESTROY_DUMB: {e}"))?;
+    Ok(())
+}
+
+/// The primary plane of the pipe's CRTC and its properties.
+fn primary_plane(card: &Card, p: &Pipe) -> Result<(plane::Handle, Props)> {
+    card.set_client_capability(ClientCapability::UniversalPlanes, true)
+        .map_err(|e| format!("SET_CLIENT_CAP universal planes: {e}"))?;
+    let planes = card
+        .plane_handles()
+        .map_err(|e| format!("GETPLANERESOURCES: {e}"))?;
+    let res = card
+        .resource_handles()
+        .map_err(|e| format!("GETRESOURCES: {e}"))?;
+    for h in planes {
+        let info = card.get_plane(h).map_err(|e| format!("GETPLANE: {e}"))?;
+        if res.filter_crtcs(info.possible_crtcs()).contains(&p.crtc) {
+            return Ok((h, Props::of(card, h)?));
+        }
+    }
+    Err("no plane for the CRTC".into())
+}
+
+/// Property names and handles of an object.
+struct Props(Vec<(String, property::Handle)>);
+
+impl Props {
+    fn of<H: drm::control::ResourceHandle>(card: &Card, h: H) -> Result<Props> {
+        let set = card
+            .get_properties(h)
+            .map_err(|e| format!("GETPROPERTIES: {e}"))?;
+        let mut v = Vec::new();
+        for id in set.as_props_and_values().0 {
+            let info = card
+                .get_property(*id)
+                .map_err(|e| format!("GETPROPERTY: {e}"))?;
+            v.push((info.name().to_string_lossy().into_owned(), *id));
+        }
+        Ok(Props(v))
+    }
+
+    fn get(&self, name: &str) -> Result<property::Handle> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, h)| *h)
+            .ok_or_else(|| format!("no property {name}"))
+    }
+}
+
+/// A `struct drm_mode_rect` for FB_DAMAGE_CLIPS.
+#[derive(Clone, Copy)]
+struct DamageRect {
+    x1: i32,
+    y1: i32,
+    x2: i32,
+    y2: i32,
+}
+
+/// Commits `fb` on the primary plane again, reporting `clips` as its damage.
+fn commit_damage(
+    card: &Card,
+    p: &Pipe,
+    fb: framebuffer::Handle,
+    clips: &[DamageRect],
+) -> Result<()> {
+    card.set_client_capability(ClientCapability::Atomic, true)
+        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+    let (plane, props) = primary_plane(card, p)?;
+    let mut req = AtomicModeReq::new();
+    req.add_property(
+        plane,
+        props.get("FB_ID")?,
+        property::Value::Framebuffer(Some(fb)),
+    );
+    let mut bytes: Vec<u8> = clips
+        .iter()
+        .flat_map(|c| [c.x1, c.y1, c.x2, c.y2])
+        .flat_map(i32::to_ne_bytes)
+        .collect();
+    let blob = drm_ffi::mode::create_property_blob(card.as_fd(), &mut bytes)
+        .map_err(|e| format!("CREATEPROPBLOB: {e}"))?
+        .blob_id;
+    req.add_property(
+        plane,
+        props.get("FB_DAMAGE_CLIPS")?,
+        property::Value::Blob(blob.into()),
+    );
+    let res = card
+        .atomic_commit(AtomicCommitFlags::empty(), req)
+        .map_err(|e| format!("ATOMIC with damage: {e}"));
+    let _ = card.destroy_property_blob(blob.into());
+    res
+}
+
+fn damage(card: &Card, a: &[&str]) -> Result<()> {
+    let [size, sa, sb, x, y, w, h, how] = a else {
+        return Err("usage: damage WxH A B X Y W H atomic|dirtyfb".into());
+    };
+    let num = |v: &str| {
+        v.parse::<u32>()
+            .map_err(|e| format!("bad number '{v}': {e}"))
+    };
+    let (sa, sb, x, y, w, h) = (num(sa)?, num(sb)?, num(x)?, num(y)?, num(w)?, num(h)?);
+    let p = pipe(card, size)?;
+    let (mut db, fb) = buffer(card, &p, sa)?;
+    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
+        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+    // Everything changes in memory; only one rectangle is reported.
+    draw(card, &mut db, sb)?;
+    match *how {
+        "atomic" => {
+            let r = DamageRect {
+                x1: x as i32,
+                y1: y as i32,
+                x2: (x + w) as i32,
+                y2: (y + h) as i32,
+            };
+            commit_damage(card, &p, fb, &[r])?
+        }
+        "dirtyfb" => {
+            let c = |v: u32| u16::try_from(v).map_err(|_| format!("{v} too large for DIRTYFB"));
+            let clip = ClipRect::new(c(x)?, c(y)?, c(x + w)?, c(y + h)?);
+            card.dirty_framebuffer(fb, &[clip])
+                .map_err(|e| format!("DIRTYFB: {e}"))?
+        }
+        _ => return Err(format!("unknown damage path '{how}'")),
+    }
+    print_state();
+    wait_for_host();
+    card.destroy_framebuffer(fb)
+        .map_err(|e| format!("RMFB: {e}"))?;
+    card.destroy_dumb_buffer(db)
+        .map_err(|e| format!("DESTROY_DUMB: {e}"))?;
+    Ok(())
+}
+
+/// Flips between two framebuffers `n` times with page-flip events, printing each event
+/// (`FLIP sequence seconds.micros`) and then `FLIPS count`.
+fn flip(card: &Card, size: &str, n: &str) -> Result<()> {
+    let n: u32 = n.parse().map_err(|e| format!("bad count '{n}': {e}"))?;
+    let p = pipe(card, size)?;
+    let (db_a, fb_a) = buffer(card, &p, 41)?;
+    let (db_b, fb_b) = buffer(card, &p, 42)?;
+    card.set_crtc(p.crtc, Some(fb_a), (0, 0), &[p.conn], Some(p.mode))
+        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+    card.set_client_capability(ClientCapability::Atomic, true)
+        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+    let (plane, props) = primary_plane(card, &p)?;
+    let fb_id = props.get("FB_ID")?;
+    let mut got = 0;
+    for i in 0..n {
+        let fb = if i % 2 == 0 { fb_b } else { fb_a };
+        let mut req = AtomicModeReq::new();
+        req.add_property(plane, fb_id, property::Value::Framebuffer(Some(fb)));
+        card.atomic_commit(
+            AtomicCommitFlags::PAGE_FLIP_EVENT | AtomicCommitFlags::NONBLOCK,
+            req,
+        )
+        .map_err(|e| format!("ATOMIC page flip {i}: {e}"))?;
+        // Blocks until the event for this flip arrives.
+        let events = card
+            .receive_events()
+            .map_err(|e| format!("reading events: {e}"))?;
+        for ev in events {
+            if let drm::control::Event::PageFlip(f) = ev {
+                got += 1;
+                println!(
+                    "FLIP {} {}.{:06}",
+                    f.frame,
+                    f.duration.as_secs(),
+                    f.duration.subsec_micros()
+                );
+            }
+        }
+    }
+    println!("FLIPS {got}");
+    for (db, fb) in [(db_a, fb_a), (db_b, fb_b)] {
+        card.destroy_framebuffer(fb)
+            .map_err(|e| format!("RMFB: {e}"))?;
+        card.destroy_dumb_buffer(db)
+            .map_err(|e| format!("DESTROY_DUMB: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A framebuffer over an existing dumb buffer with a chosen size and pitch.
+struct Strided {
+    size: (u32, u32),
+    pitch: u32,
+    handle: drm::buffer::Handle,
+}
+
+impl PlanarBuffer for Strided {
+    fn size(&self) -> (u32, u32) {
+        self.size
+    }
+    fn format(&self) -> DrmFourcc {
+        DrmFourcc::Xrgb8888
+    }
+    fn modifier(&self) -> Option<drm::buffer::DrmModifier> {
+        None
+    }
+    fn pitches(&self) -> [u32; 4] {
+        [self.pitch, 0, 0, 0]
+    }
+    fn handles(&self) -> [Option<drm::buffer::Handle>; 4] {
+        [Some(self.handle), None, None, None]
+    }
+    fn offsets(&self) -> [u32; 4] {
+        [0; 4]
+    }
+}
+
+/// Prints one bad-input check: ok when the driver refused (or coped) as it should.
+fn check(name: &str, r: std::result::Result<String, String>) {
+    match r {
+        Ok(detail) => println!("CHECK {name}: ok ({detail})"),
+        Err(detail) => println!("CHECK {name}: FAIL {detail}"),
+    }
+}
+
+fn refused<T, E: std::fmt::Display>(
+    r: std::result::Result<T, E>,
+) -> std::result::Result<String, String> {
+    match r {
+        Ok(_) => Err("accepted".into()),
+        Err(e) => Ok(format!("refused: {e}")),
+    }
+}
+
+/// A damaged commit that must either be refused or copy exactly `bytes` (when the driver
+/// reports what it copied).
+fn clipped(r: Result<()>, bytes: u64) -> std::result::Result<String, String> {
+    match (r, driver_counter("last_bytes")) {
+        (Err(e), _) => Ok(format!("refused: {e}")),
+        (Ok(()), Some(n)) if n == bytes => Ok(format!("copied {n} bytes")),
+        (Ok(()), Some(n)) => Err(format!("copied {n} bytes, want {bytes}")),
+        (Ok(()), None) => Ok("committed".into()),
+    }
+}
+
+/// Shows pattern `seed` and holds the card open with the buffer mapped for `secs` seconds,
+/// then draws into the mapping and cleans up, reporting what the driver said.
+fn hold(card: &Card, size: &str, seed: &str, secs: &str) -> Result<()> {
+    let seed: u32 = seed.parse().map_err(|e| format!("bad seed: {e}"))?;
+    let secs: u64 = secs.parse().map_err(|e| format!("bad seconds: {e}"))?;
+    let p = pipe(card, size)?;
+    let (mut db, fb) = buffer(card, &p, seed)?;
+    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
+        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+    println!("@@HOLDING");
+    std::thread::sleep(std::time::Duration::from_secs(secs));
+    // The device may be gone now: these must fail cleanly or succeed, never crash.
+    let r = draw(card, &mut db, seed + 1);
+    println!("hold: redraw after {secs}s: {r:?}");
+    println!("hold: RMFB: {:?}", card.destroy_framebuffer(fb));
+    println!("hold: DESTROY_DUMB: {:?}", card.destroy_dumb_buffer(db));
+    Ok(())
+}
+
+fn badinput(card: &Card, skip_vram_fb: bool) -> Result<()> {
+    use drm_ffi::mode::dumbbuffer;
+    let fd = card.as_fd();
+    check(
+        "dumb-too-large",
+        refused(dumbbuffer::create(fd, 100_000, 100_000, 32, 0)),
+    );
+    check(
+        "dumb-size-overflow",
+        refused(dumbbuffer::create(fd, 0x4000_0000, 8, 32, 0)),
+    );
+    check(
+        "dumb-bpp-overflow",
+        refused(dumbbuffer::create(fd, 1024, 768, 0xffff_fff0, 0)),
+    );
+    check("dumb-zero", refused(dumbbuffer::create(fd, 0, 0, 32, 0)));
+
+    let p = pipe(card, "1024x768")?;
+    // A framebuffer whose pitch times height exceeds video memory (16 MiB by default).
+    let wide = card
+        .create_dumb_buffer((8192, 768), DrmFourcc::Xrgb8888, 32)
+        .map_err(|e| format!("CREATE_DUMB 8192x768: {e}"))?;
+    let strided = Strided {
+        size: (1024, 768),
+        pitch: wide.pitch(),
+        handle: wide.handle(),
+    };
+    let fb = card
+        .add_planar_framebuffer(&strided, FbCmd2Flags::empty())
+        .map_err(|e| format!("ADDFB2 with pitch {}: {e}", wide.pitch()))?;
+    if !skip_vram_fb {
+        check(
+            "fb-larger-than-vram",
+            refused(card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))),
+        );
+    }
+    let _ = card.destroy_framebuffer(fb);
+
+    // mmap past the end of a dumb buffer.
+    let len = (wide.pitch() * 768) as usize + (1 << 20);
+    let map =
+        dumbbuffer::map(fd, wide.handle().into(), 0, 0).map_err(|e| format!("MAP_DUMB: {e}"))?;
+    // SAFETY: A new mapping at an address of the kernel's choice; unmapped below if made.
+    let r = unsafe {
+        rustix::mm::mmap(
+            std::ptr::null_mut(),
+            len,
+            rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+            rustix::mm::MapFlags::SHARED,
+            fd,
+            map.offset,
+        )
+    };
+    check(
+        "mmap-past-object",
+        match r {
+            Ok(ptr) => {
+                // SAFETY: Unmapping what was just mapped.
+                let _ = unsafe { rustix::mm::munmap(ptr, len) };
+                Err("mapped".into())
+            }
+            Err(e) => Ok(format!("refused: {e}")),
+        },
+    );
+    card.destroy_dumb_buffer(wide)
+        .map_err(|e| format!("DESTROY_DUMB: {e}"))?;
+
+    // A mode larger than video memory.
+    let mut raw: drm_ffi::drm_mode_modeinfo = p.mode.into();
+    (raw.hdisplay, raw.hsync_start, raw.hsync_end, raw.htotal) = (8192, 8200, 8300, 8400);
+    (raw.vdisplay, raw.vsync_start, raw.vsync_end, raw.vtotal) = (8192, 8195, 8198, 8200);
+    let (db, fb) = buffer(card, &p, 3)?;
+    check(
+        "mode-larger-than-vram",
+        refused(card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(Mode::from(raw)))),
+    );
+
+    // Damage clips outside the framebuffer: the atomic core refuses them.
+    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
+        .map_err(|e| format!("SETCRTC: {e}"))?;
+    let rect = |x1, y1, x2, y2| DamageRect { x1, y1, x2, y2 };
+    // Malformed clips (negative, inverted) are refused by the atomic core.
+    for (name, clip) in [
+        ("damage-negative", rect(-100, -100, 50, 50)),
+        ("damage-inverted", rect(700, 700, 600, 600)),
+    ] {
+        check(name, refused(commit_damage(card, &p, fb, &[clip])));
+    }
+    // Clips beyond the framebuffer's edge: Linux 7.3's core compares them with the
+    // framebuffer size in 16.16 fixed point, so it lets them through; the driver must then
+    // copy only what lies on screen. Refusing them would be fine too.
+    for (name, clip, on_screen) in [
+        ("damage-outside-fb", rect(2000, 2000, 3000, 3000), 0),
+        ("damage-past-edge", rect(1000, 700, 1100, 800), 24 * 68 * 4),
+    ] {
+        check(
+            name,
+            clipped(commit_damage(card, &p, fb, &[clip]), on_screen),
+        );
+    }
+    let _ = card.destroy_framebuffer(fb);
+    card.destroy_dumb_buffer(db)
+        .map_err(|e| format!("DESTROY_DUMB: {e}"))?;
+
+    // Damage inside the framebuffer but outside what the plane shows is clipped to the
+    // plane's source rectangle: a 1024x768 framebuffer scanned out at 640x480.
+    let small = pipe(card, "640x480")?;
+    let (db, fb) = buffer(card, &p, 4)?;
+    card.set_crtc(
+        small.crtc,
+        Some(fb),
+        (0, 0),
+        &[small.conn],
+        Some(small.mode),
+    )
+    .map_err(|e| format!("SETCRTC 640x480: {e}"))?;
+    let clips = [rect(700, 500, 800, 600), rect(600, 400, 700, 500)];
+    // Only (600,400)-(640,480) of the second clip is on screen.
+    check(
+        "damage-outside-src",
+        clipped(commit_damage(card, &small, fb, &clips), 40 * 80 * 4),
+    );
+    let _ = card.destroy_framebuffer(fb);
     card.destroy_dumb_buffer(db)
         .map_err(|e| format!("DESTROY_DUMB: {e}"))?;
     Ok(())
@@ -150,7 +606,15 @@ fn run(args: &[String]) -> Result<()> {
     match args.as_slice() {
         ["info"] => info(&Card::open()?),
         ["show", size, seed] => show(&Card::open()?, size, seed),
-        _ => Err("usage: rbguest info | show WxH SEED".into()),
+        ["damage", rest @ ..] => damage(&Card::open()?, rest),
+        ["hold", size, seed, secs] => hold(&Card::open()?, size, seed, secs),
+        ["flip", size, n] => flip(&Card::open()?, size, n),
+        ["badinput"] => badinput(&Card::open()?, false),
+        ["badinput", "--skip-vram-fb"] => badinput(&Card::open()?, true),
+        _ => Err(
+            "usage: rbguest info | show WxH SEED | damage ... | hold ... | flip WxH N | badinput"
+                .into(),
+        ),
     }
 }
 

@@ -184,6 +184,11 @@ fn check(a: &Args) -> Result<bool> {
             "rbochs-display" => {
                 suite::driver_suite(&cfg, &suite::RBOCHS, "bochs-display", &mut rep)?
             }
+            "rbochs-noedid" => suite::noedid_suite(&cfg, &suite::RBOCHS, &mut rep)?,
+            "cbochs-noedid" => suite::noedid_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
+            "builtin" => suite::builtin_suite(&cfg, &mut rep)?,
+            "kunit" => suite::kunit_suite(&cfg, &mut rep)?,
+            "sample" => suite::sample_suite(&cfg, &mut rep)?,
             _ => return Err(format!("unknown suite '{s}'")),
         }
         failed += rep.failed;

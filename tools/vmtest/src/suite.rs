@@ -80,6 +80,8 @@ pub fn check_kernel_log(vm: &mut Vm) -> Result<()> {
 
 /// What a driver-under-test looks like from the guest.
 pub struct Driver {
+    /// PCI driver name in sysfs.
+    pub pci_driver: &'static str,
     /// Module name for modprobe/rmmod.
     pub module: &'static str,
     /// Name DRM reports in DRM_IOCTL_VERSION.
@@ -90,6 +92,7 @@ pub struct Driver {
 
 /// Linux's C bochs driver: the reference.
 pub const C_BOCHS: Driver = Driver {
+    pci_driver: "bochs-drm",
     module: "bochs",
     drm_name: "bochs-drm",
     vram_memtype: "MEM/NORMAL-NC",
@@ -97,10 +100,17 @@ pub const C_BOCHS: Driver = Driver {
 
 /// Our driver: the VRAM is mapped write-back (cached) on arm64.
 pub const RBOCHS: Driver = Driver {
+    pci_driver: "rbochs",
     module: "rbochs",
     drm_name: "rbochs",
     vram_memtype: "MEM/NORMAL",
 };
+
+impl Driver {
+    fn driver_dir(&self) -> &'static str {
+        self.pci_driver
+    }
+}
 
 /// Parsed `rbguest info`.
 #[derive(Debug, Default)]
@@ -163,9 +173,18 @@ pub fn vram_size(vm: &mut Vm) -> Result<u64> {
 
 /// Loads `drv` and reports the memory type of the VRAM mapping it creates.
 pub fn load_and_map_type(vm: &mut Vm, drv: &Driver) -> Result<ptdump::Region> {
+    load_with_args_and_map_type(vm, drv, "")
+}
+
+/// [`load_and_map_type`] with module parameters.
+pub fn load_with_args_and_map_type(
+    vm: &mut Vm,
+    drv: &Driver,
+    args: &str,
+) -> Result<ptdump::Region> {
     let vram = vram_size(vm)?;
     vm.ok("cat /sys/kernel/debug/kernel_page_tables > /tmp/pt.before")?;
-    vm.ok(&format!("modprobe {}", drv.module))?;
+    vm.ok(&format!("modprobe {} {args}", drv.module))?;
     vm.ok("test -c /dev/dri/card0")?;
     let new = vm.ok("cat /sys/kernel/debug/kernel_page_tables > /tmp/pt.after; grep -vxFf /tmp/pt.before /tmp/pt.after; true")?;
     ptdump::find_region(&ptdump::parse(&new.join("\n")), vram)
@@ -207,19 +226,372 @@ pub fn check_pattern(vm: &mut Vm, out: &Path, size: (u32, u32), seed: u32) -> Re
 pub const XRES: u32 = 1112;
 pub const YRES: u32 = 834;
 
-/// The driver suite: loads `drv` on one device variant and checks what reaches the screen.
-pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report) -> Result<()> {
+/// A rectangle `(x, y, w, h)`.
+pub type Rect = (u32, u32, u32, u32);
+
+fn inside(r: Rect, x: u32, y: u32) -> bool {
+    x >= r.0 && x < r.0 + r.2 && y >= r.1 && y < r.1 + r.3
+}
+
+/// The driver's debugfs state as `key: value` pairs (rbochs only).
+pub fn debugfs_state(vm: &mut Vm) -> Result<Vec<(String, String)>> {
+    let out = vm.ok("cat /sys/kernel/debug/rbochs-*/state")?;
+    Ok(out
+        .iter()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect())
+}
+
+fn state_value(state: &[(String, String)], key: &str) -> Result<u64> {
+    state
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| format!("debugfs state has no numeric '{key}': {state:?}"))
+}
+
+/// Shows pattern `a`, redraws the whole buffer with `b` but reports only `rect` as damaged
+/// (through `how`: `atomic` or `dirtyfb`), and checks the screen: `b` inside the rectangle, `a`
+/// everywhere else. With `counters`, also checks the driver copied just the rectangle.
+pub fn check_damage(vm: &mut Vm, out: &Path, how: &str, rect: Rect, counters: bool) -> Result<()> {
+    let shot = out.join(format!("damage-{how}.png"));
+    with_damage(vm, how, rect, |vm, state| {
+        vm.screendump(&shot)?;
+        let img = Image::load(&shot)?;
+        img.compare(|x, y| pattern::pixel(damaged_seed(rect, x, y), x, y))
+            .map_err(|e| format!("{}: {e}", shot.display()))?;
+        if counters {
+            check_copied(state, rect)?;
+        }
+        Ok(())
+    })
+}
+
+/// Seeds of the damage test: `DAMAGE_A` shown first, `DAMAGE_B` drawn everywhere next.
+const DAMAGE_A: u32 = 11;
+const DAMAGE_B: u32 = 12;
+
+/// The pattern a pixel should show after the damage test: the new one only where damaged.
+fn damaged_seed(rect: Rect, x: u32, y: u32) -> u32 {
+    if inside(rect, x, y) {
+        DAMAGE_B
+    } else {
+        DAMAGE_A
+    }
+}
+
+/// The driver copied exactly the damaged rectangle in the last update.
+fn check_copied(state: &[(String, String)], rect: Rect) -> Result<()> {
+    let last = state_value(state, "last_bytes")?;
+    let want = u64::from(rect.2 * rect.3 * 4);
+    if last != want {
+        return Err(format!(
+            "the damaged update copied {last} bytes, want {want}"
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the guest's damage program at 1024x768 and calls `check` while it holds the update,
+/// with the driver state it printed (`STATE key: value` lines, empty for C bochs).
+fn with_damage(
+    vm: &mut Vm,
+    how: &str,
+    rect: Rect,
+    check: impl FnOnce(&mut Vm, &[(String, String)]) -> Result<()>,
+) -> Result<()> {
+    let n = vm.start(&format!(
+        "rbguest damage 1024x768 {DAMAGE_A} {DAMAGE_B} {} {} {} {} {how}",
+        rect.0, rect.1, rect.2, rect.3
+    ))?;
+    let ready = vm.wait_for(
+        |l| l.contains("@@READY") || l.contains("rbguest: error"),
+        Duration::from_secs(60),
+    );
+    let res = ready.and_then(|lines| {
+        if lines.last().is_some_and(|l| l.contains("rbguest: error")) {
+            return Err(lines.join("\n"));
+        }
+        // The guest printed the driver's state while it still holds the update.
+        let state: Vec<_> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("STATE "))
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        check(vm, &state)
+    });
+    vm.send("")?;
+    let (rc, lines) = vm.finish(n, Duration::from_secs(60))?;
+    res?;
+    if rc != 0 {
+        return Err(format!("rbguest damage exited {rc}:\n{}", indent(&lines)));
+    }
+    Ok(())
+}
+
+/// 64-bit FNV-1a, the checksum the KMS sample reports of its image.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The checksum of a `w`x`h` XRGB8888 image whose pixel (x, y) comes from pattern `seed(x, y)`.
+fn image_checksum(w: u32, h: u32, seed: impl Fn(u32, u32) -> u32) -> u64 {
+    let mut bytes = Vec::with_capacity(w as usize * h as usize * 4);
+    for y in 0..h {
+        for x in 0..w {
+            bytes.extend_from_slice(&pattern::pixel(seed(x, y), x, y).to_le_bytes());
+        }
+    }
+    fnv1a(&bytes)
+}
+
+/// Damage on the virtual display of the KMS sample: the image it holds afterwards (by its
+/// checksum) is the old pattern with just the damaged rectangle of the new one.
+pub fn check_virtual_damage(vm: &mut Vm, how: &str, rect: Rect) -> Result<()> {
+    with_damage(vm, how, rect, |_, state| {
+        check_copied(state, rect)?;
+        let got = state
+            .iter()
+            .find(|(k, _)| k == "checksum")
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| format!("no checksum in the sample's state: {state:?}"))?;
+        let want = format!(
+            "{:016x}",
+            image_checksum(1024, 768, |x, y| damaged_seed(rect, x, y))
+        );
+        let all_new = format!("{:016x}", image_checksum(1024, 768, |_, _| DAMAGE_B));
+        if got == all_new {
+            return Err("the display took the whole new frame, not just the damage".into());
+        }
+        if got != want {
+            return Err(format!("image checksum {got}, want {want}"));
+        }
+        Ok(())
+    })
+}
+
+/// Page flips with events: `n` events, one per flip, in rising vblank sequence, no faster than
+/// the mode's refresh rate allows (the software vblank timer paces them).
+pub fn check_flips(vm: &mut Vm, n: u32, refresh_hz: u32) -> Result<()> {
+    let out = vm.ok(&format!("rbguest flip 1024x768 {n}"))?;
+    let events: Vec<(u64, f64)> = out
+        .iter()
+        .filter_map(|l| l.strip_prefix("FLIP "))
+        .filter_map(|l| {
+            let (seq, t) = l.split_once(' ')?;
+            Some((seq.parse().ok()?, t.parse().ok()?))
+        })
+        .collect();
+    if events.len() != n as usize {
+        return Err(format!(
+            "{} page-flip events for {n} flips:\n{}",
+            events.len(),
+            indent(&out)
+        ));
+    }
+    if let Some(w) = events
+        .windows(2)
+        .find(|w| w[1].0 <= w[0].0 || w[1].1 <= w[0].1)
+    {
+        return Err(format!("vblank sequence or time did not advance: {w:?}"));
+    }
+    let (first, last) = (events[0], events[events.len() - 1]);
+    let frames = (last.0 - first.0) as f64;
+    let period = (last.1 - first.1) / frames;
+    // A lower bound only: a slow machine stretches frames, it cannot shorten them.
+    if period < 0.5 / f64::from(refresh_hz) {
+        return Err(format!(
+            "{frames} vblanks in {:.4} s: faster than {refresh_hz} Hz",
+            last.1 - first.1
+        ));
+    }
+    println!("INFO {n} flips, {:.1} ms per vblank", period * 1000.0);
+    Ok(())
+}
+
+/// Runs the bad-input program and records each of its checks.
+pub fn check_badinput(vm: &mut Vm, rep: &mut Report, skip_vram_fb: bool) {
+    let cmd = if skip_vram_fb {
+        "rbguest badinput --skip-vram-fb"
+    } else {
+        "rbguest badinput"
+    };
+    match vm.run(cmd, Duration::from_secs(120)) {
+        Ok((rc, out)) => {
+            let mut seen = 0;
+            for l in &out {
+                if let Some(rest) = l.strip_prefix("CHECK ") {
+                    if let Some((name, verdict)) = rest.split_once(": ") {
+                        seen += 1;
+                        let r = if verdict.starts_with("ok") {
+                            Ok(())
+                        } else {
+                            Err(verdict.to_string())
+                        };
+                        rep.record(&format!("badinput.{name}"), r);
+                    }
+                }
+            }
+            if rc != 0 || seen == 0 {
+                rep.record("badinput", Err(format!("exited {rc}:\n{}", indent(&out))));
+            }
+        }
+        Err(e) => {
+            rep.record("badinput", Err(e));
+        }
+    }
+}
+
+/// Sets every mode the connector lists (that fits the screenshot check) and compares.
+pub fn check_all_modes(vm: &mut Vm, out: &Path) -> Result<()> {
+    let ci = parse_info(&vm.ok("rbguest info")?)?;
+    let mut modes = ci.modes.clone();
+    modes.dedup();
+    let mut failed = Vec::new();
+    for (i, m) in modes.iter().enumerate() {
+        if let Err(e) = check_pattern(vm, out, *m, 100 + i as u32) {
+            failed.push(format!("{}x{}: {e}", m.0, m.1));
+        }
+    }
+    if failed.is_empty() {
+        println!("INFO {} modes set and checked", modes.len());
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+/// Unbinds the device while a client holds it open with a mapped buffer, then binds again.
+pub fn check_unbind_while_mapped(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()> {
+    let dev = pci_name(vm)?;
+    let d = format!("/sys/bus/pci/drivers/{}", drv.driver_dir());
+    vm.ok("rbguest hold 1024x768 21 3 > /tmp/hold.log 2>&1 < /dev/null & echo $! > /tmp/hold.pid")?;
+    vm.ok("for i in $(seq 50); do grep -q @@HOLDING /tmp/hold.log && break; sleep 0.1; done; grep -q @@HOLDING /tmp/hold.log")?;
+    vm.ok(&format!("echo {dev} > {d}/unbind"))?;
+    vm.ok("wait $(cat /tmp/hold.pid); cat /tmp/hold.log")?;
+    vm.ok(&format!("echo {dev} > {d}/bind"))?;
+    wait_guest(vm, "test -c /dev/dri/card0")?;
+    check_pattern(vm, out, (1024, 768), 22)
+}
+
+/// Unbinds and binds, then unloads and reloads the module, `n` times each, with fbcon bound.
+pub fn check_rebind_cycles(vm: &mut Vm, out: &Path, drv: &Driver, n: u32) -> Result<()> {
+    let dev = pci_name(vm)?;
+    let d = format!("/sys/bus/pci/drivers/{}", drv.driver_dir());
+    for _ in 0..n {
+        vm.ok(&format!("echo {dev} > {d}/unbind && echo {dev} > {d}/bind"))?;
+        wait_guest(vm, FBCON_BOUND)?;
+    }
+    for _ in 0..n {
+        vm.ok(&format!("rmmod {0} && modprobe {0}", drv.module))?;
+        wait_guest(vm, FBCON_BOUND)?;
+    }
+    check_pattern(vm, out, (1024, 768), 23)
+}
+
+/// The `vram_cache` parameter of rbochs: `wc` maps the video memory write-combining (and the
+/// screen still works), a bad keyword is refused with a message, and the default is restored.
+pub fn check_cache_param(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()> {
+    vm.ok(&format!("rmmod {}", drv.module))?;
+    let (rc, _) = vm.run(
+        &format!("modprobe {} vram_cache=writethrough", drv.module),
+        Duration::from_secs(60),
+    )?;
+    if rc == 0 {
+        return Err("vram_cache=writethrough was accepted".into());
+    }
+    vm.ok("dmesg | grep -q 'vram_cache must be auto, wb or wc'")
+        .map_err(|_| "no log line names the valid vram_cache values".to_string())?;
+
+    let wc = load_with_args_and_map_type(vm, drv, "vram_cache=wc")?;
+    if wc.memtype != C_BOCHS.vram_memtype {
+        return Err(format!("vram_cache=wc mapped the VRAM as {}", wc.memtype));
+    }
+    let st = debugfs_state(vm)?;
+    if !st
+        .iter()
+        .any(|(k, v)| k == "vram_cache" && v == "write-combine")
+    {
+        return Err(format!("debugfs does not report write-combine: {st:?}"));
+    }
+    check_pattern(vm, out, (1024, 768), 24)?;
+    vm.ok(&format!("rmmod {}", drv.module))?;
+
+    let wb = load_and_map_type(vm, drv)?;
+    if wb.memtype != drv.vram_memtype {
+        return Err(format!("the default mapped the VRAM as {}", wb.memtype));
+    }
+    Ok(())
+}
+
+/// Guest shell test: fbcon is bound to a framebuffer (the test kernels have no /dev/fb*).
+pub const FBCON_BOUND: &str =
+    "grep -qs 1 $(grep -ls 'frame buffer' /sys/class/vtconsole/*/name | sed 's/name$/bind/')";
+
+/// Polls `cond` in the guest (every 0.1 s, for up to 10 s) until it holds.
+pub fn wait_guest(vm: &mut Vm, cond: &str) -> Result<()> {
+    vm.ok(&format!(
+        "for i in $(seq 100); do {cond} && break; sleep 0.1; done; {cond}"
+    ))
+    .map(|_| ())
+    .map_err(|e| format!("waited 10 s for it: {e}"))
+}
+
+/// The PCI name (`0000:00:01.0`) of the display device.
+pub fn pci_name(vm: &mut Vm) -> Result<String> {
+    let out =
+        vm.ok("for d in /sys/bus/pci/devices/*; do \
+         [ \"$(cat $d/vendor):$(cat $d/device)\" = 0x1234:0x1111 ] && basename $d && break; done")?;
+    out.first()
+        .cloned()
+        .ok_or_else(|| "no 1234:1111 device".to_string())
+}
+
+/// Asks kmemleak for a scan and fails on any report.
+pub fn check_kmemleak(vm: &mut Vm) -> Result<()> {
+    let out = vm.ok("test -e /sys/kernel/debug/kmemleak || exit 0; \
+         echo scan > /sys/kernel/debug/kmemleak; cat /sys/kernel/debug/kmemleak")?;
+    if out.iter().any(|l| l.contains("unreferenced object")) {
+        return Err(format!(
+            "kmemleak reports leaks:\n{}",
+            indent(&out[..out.len().min(30)])
+        ));
+    }
+    Ok(())
+}
+
+fn boot_suite(cfg: &VmConfig, name: &str, display: String, rep: &mut Report) -> Option<Vm> {
     let mut cfg = cfg.clone();
-    cfg.display = format!("{device},xres={XRES},yres={YRES}");
-    cfg.workdir = cfg.workdir.join(format!("{}-{device}", drv.module));
-    let mut vm = match Vm::boot(&cfg, Duration::from_secs(240)) {
-        Ok(vm) => vm,
+    cfg.display = display;
+    cfg.workdir = cfg.workdir.join(name);
+    match Vm::boot(&cfg, Duration::from_secs(240)) {
+        Ok(vm) => {
+            rep.record("boot", Ok(()));
+            Some(vm)
+        }
         Err(e) => {
             rep.record("boot", Err(e));
-            return Ok(());
+            None
         }
+    }
+}
+
+/// The driver suite: loads `drv` on one device variant and checks what reaches the screen.
+pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report) -> Result<()> {
+    let name = format!("{}-{device}", drv.module);
+    let Some(mut vm) = boot_suite(cfg, &name, format!("{device},xres={XRES},yres={YRES}"), rep)
+    else {
+        return Ok(());
     };
-    rep.record("boot", Ok(()));
+    let out = cfg.workdir.join(&name);
+    let _ = vm.run(
+        "echo clear > /sys/kernel/debug/kmemleak",
+        Duration::from_secs(60),
+    );
 
     let mapped = load_and_map_type(&mut vm, drv);
     rep.record(
@@ -264,7 +636,6 @@ pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report
         }),
     );
 
-    let out = cfg.workdir.clone();
     rep.record(
         "pattern-1024x768",
         check_pattern(&mut vm, &out, (1024, 768), 1),
@@ -273,8 +644,357 @@ pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report
         "pattern-edid-mode",
         check_pattern(&mut vm, &out, (XRES, YRES), 2),
     );
+    let counters = drv.module == "rbochs";
+    rep.record(
+        "damage-atomic",
+        check_damage(&mut vm, &out, "atomic", (100, 50, 64, 64), counters),
+    );
+    rep.record(
+        "damage-dirtyfb",
+        check_damage(&mut vm, &out, "dirtyfb", (300, 200, 64, 64), counters),
+    );
+    rep.record("page-flip-events", check_flips(&mut vm, 12, 60));
+    if device == "VGA" {
+        rep.record("all-modes", check_all_modes(&mut vm, &out));
+    }
+    check_badinput(&mut vm, rep, drv.module != "rbochs");
+    rep.record(
+        "unbind-while-mapped",
+        check_unbind_while_mapped(&mut vm, &out, drv),
+    );
+    rep.record("rebind-cycles", check_rebind_cycles(&mut vm, &out, drv, 3));
+    if drv.module == RBOCHS.module {
+        rep.record("vram-cache-param", check_cache_param(&mut vm, &out, drv));
+    }
+    rep.record("kmemleak", check_kmemleak(&mut vm));
     rep.record("kernel-log", check_kernel_log(&mut vm));
     vm.shutdown()
+}
+
+/// The Rust KMS sample (a virtual display on a faux device), driven like a real one.
+pub fn sample_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
+    let Some(mut vm) = boot_suite(cfg, "sample", "VGA".into(), rep) else {
+        return Ok(());
+    };
+    let _ = vm.run(
+        "echo clear > /sys/kernel/debug/kmemleak",
+        Duration::from_secs(60),
+    );
+    rep.record(
+        "load",
+        vm.ok("modprobe rust_drm_kms")
+            .and_then(|_| wait_guest(&mut vm, "test -c /dev/dri/card0")),
+    );
+    let info = vm.ok("rbguest info").and_then(|l| parse_info(&l));
+    rep.record(
+        "modes",
+        info.and_then(|ci| {
+            if ci.driver != "rust_drm_kms" || !ci.connected {
+                return Err(format!(
+                    "driver '{}', connected {}",
+                    ci.driver, ci.connected
+                ));
+            }
+            if ci.preferred != Some((1024, 768)) {
+                return Err(format!("preferred {:?}, want 1024x768", ci.preferred));
+            }
+            match ci.modes.iter().find(|(w, h)| *w > 1920 || *h > 1080) {
+                Some(m) => Err(format!("mode {m:?} is larger than the display's 1920x1080")),
+                None if ci.modes.len() < 3 => Err(format!("only modes {:?}", ci.modes)),
+                None => Ok(()),
+            }
+        }),
+    );
+    rep.record(
+        "fbdev",
+        wait_guest(&mut vm, FBCON_BOUND).and_then(|_| {
+            let st = sample_state(&mut vm)?;
+            match state_value(&st, "commits")? {
+                0 => Err("fbcon is bound but nothing was committed".into()),
+                _ => Ok(()),
+            }
+        }),
+    );
+    rep.record(
+        "damage-atomic",
+        check_virtual_damage(&mut vm, "atomic", (100, 50, 64, 64)),
+    );
+    rep.record(
+        "damage-dirtyfb",
+        check_virtual_damage(&mut vm, "dirtyfb", (300, 200, 64, 64)),
+    );
+    rep.record("page-flip-events", check_flips(&mut vm, 12, 60));
+    check_badinput(&mut vm, rep, false);
+    rep.record(
+        "reload",
+        vm.ok("rmmod rust_drm_kms && test ! -e /dev/dri/card0 && modprobe rust_drm_kms")
+            .and_then(|_| wait_guest(&mut vm, FBCON_BOUND)),
+    );
+    rep.record("kmemleak", check_kmemleak(&mut vm));
+    rep.record("kernel-log", check_kernel_log(&mut vm));
+    vm.shutdown()
+}
+
+/// The sample's debugfs state.
+fn sample_state(vm: &mut Vm) -> Result<Vec<(String, String)>> {
+    let out = vm.ok("cat /sys/kernel/debug/rust_drm_kms/state")?;
+    Ok(out
+        .iter()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect())
+}
+
+/// Without EDID and with 4 MiB of video memory: the standard modes that fit, 1024x768 preferred.
+pub fn noedid_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
+    let name = format!("{}-noedid", drv.module);
+    let Some(mut vm) = boot_suite(cfg, &name, "VGA,edid=off,vgamem_mb=4".into(), rep) else {
+        return Ok(());
+    };
+    let out = cfg.workdir.join(&name);
+    rep.record(
+        "load",
+        vm.ok(&format!("modprobe {}", drv.module)).map(|_| ()),
+    );
+    let info = vm.ok("rbguest info").and_then(|l| parse_info(&l));
+    rep.record(
+        "modes-fit-vram",
+        info.and_then(|ci| {
+            if ci.preferred != Some((1024, 768)) {
+                return Err(format!(
+                    "preferred {:?}, want 1024x768 (defx/defy)",
+                    ci.preferred
+                ));
+            }
+            let big: Vec<_> = ci
+                .modes
+                .iter()
+                .filter(|(w, h)| w * h * 4 > 4 << 20)
+                .collect();
+            if !big.is_empty() || ci.modes.len() < 3 {
+                return Err(format!("modes {:?}: {big:?} do not fit 4 MiB", ci.modes));
+            }
+            Ok(())
+        }),
+    );
+    rep.record(
+        "pattern-1024x768",
+        check_pattern(&mut vm, &out, (1024, 768), 31),
+    );
+    rep.record("kernel-log", check_kernel_log(&mut vm));
+    vm.shutdown()
+}
+
+/// rbochs built in: it drives fbcon from boot, and rebinding maps VRAM write-back.
+pub fn builtin_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
+    let Some(mut vm) = boot_suite(cfg, "builtin", "VGA".into(), rep) else {
+        return Ok(());
+    };
+    let out = cfg.workdir.join("builtin");
+    rep.record(
+        "bound-at-boot",
+        vm.ok("readlink /sys/bus/pci/devices/*/driver | grep -q rbochs")
+            .map(|_| ()),
+    );
+    rep.record("fbcon-visible", check_fbcon(&mut vm, &out));
+    let drv = &RBOCHS;
+    let remap = pci_name(&mut vm).and_then(|dev| {
+        let d = format!("/sys/bus/pci/drivers/{}", drv.driver_dir());
+        vm.ok(&format!("echo {dev} > {d}/unbind"))?;
+        let vram = vram_size(&mut vm)?;
+        vm.ok("cat /sys/kernel/debug/kernel_page_tables > /tmp/pt.before")?;
+        vm.ok(&format!("echo {dev} > {d}/bind"))?;
+        let new = vm.ok("cat /sys/kernel/debug/kernel_page_tables > /tmp/pt.after; \
+             grep -vxFf /tmp/pt.before /tmp/pt.after; true")?;
+        ptdump::find_region(&ptdump::parse(&new.join("\n")), vram)
+    });
+    rep.record(
+        "vram-memtype",
+        remap.and_then(|g| {
+            println!("INFO built-in rebind mapped VRAM as {}", g.memtype);
+            if g.memtype == drv.vram_memtype {
+                Ok(())
+            } else {
+                Err(format!(
+                    "VRAM mapped as {}, want {}",
+                    g.memtype, drv.vram_memtype
+                ))
+            }
+        }),
+    );
+    rep.record(
+        "pattern-1024x768",
+        check_pattern(&mut vm, &out, (1024, 768), 41),
+    );
+    rep.record("kernel-log", check_kernel_log(&mut vm));
+    vm.shutdown()?;
+
+    // `nomodeset` leaves the display to firmware drivers, unless `rbochs.modeset=1` insists.
+    for (args, bound) in [("nomodeset", false), ("nomodeset rbochs.modeset=1", true)] {
+        let mut c = cfg.clone();
+        c.append = format!("{} {args}", c.append);
+        let name = format!("builtin-{}", args.replace([' ', '.', '='], "-"));
+        let Some(mut vm) = boot_suite(&c, &name, "VGA".into(), rep) else {
+            continue;
+        };
+        let r = vm
+            .run(
+                "readlink /sys/bus/pci/devices/*/driver | grep -q rbochs",
+                Duration::from_secs(60),
+            )
+            .and_then(|(rc, _)| match (rc == 0, bound) {
+                (true, true) => Ok(()),
+                (false, false) => vm
+                    .ok("dmesg | grep -q 'disabled by nomodeset'")
+                    .map(|_| ())
+                    .map_err(|_| "not bound, but no log line says why".to_string()),
+                (b, _) => Err(format!("with '{args}' rbochs bound: {b}, want {bound}")),
+            });
+        rep.record(&name, r);
+        vm.shutdown()?;
+    }
+    Ok(())
+}
+
+/// Writes a banner to the console and checks that fbcon shows text: the screen is not blank
+/// and changes when text is written.
+pub fn check_fbcon(vm: &mut Vm, out: &Path) -> Result<()> {
+    vm.ok("test -e /sys/class/graphics/fbcon")?;
+    let before = out.join("fbcon-before.png");
+    let after = out.join("fbcon-after.png");
+    vm.ok("printf '\\033[2J\\033[H' > /dev/tty0")?;
+    settle(vm, &before)?;
+    vm.ok("for i in 1 2 3 4 5 6 7 8; do echo 'rbochs fbcon line '$i > /dev/tty0; done")?;
+    let img = settle(vm, &after)?;
+    let blank = Image::load(&before)?;
+    let changed = img
+        .pixels
+        .iter()
+        .zip(&blank.pixels)
+        .filter(|(a, b)| a != b)
+        .count();
+    if img.colours() < 2 || changed < 500 {
+        return Err(format!(
+            "console text not visible: {} colours, {changed} pixels changed ({})",
+            img.colours(),
+            after.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Takes screenshots until two in a row agree (fbcon draws through deferred I/O).
+fn settle(vm: &mut Vm, path: &Path) -> Result<Image> {
+    let mut last: Option<Vec<u32>> = None;
+    for _ in 0..50 {
+        vm.screendump(path)?;
+        let img = Image::load(path)?;
+        if last.as_ref() == Some(&img.pixels) {
+            return Ok(img);
+        }
+        last = Some(img.pixels.clone());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(format!("{} never settled", path.display()))
+}
+
+/// KUnit: the test kernel runs the kernel crate's KMS tests at boot when asked; count each case
+/// from the KTAP output.
+pub fn kunit_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
+    let mut cfg = cfg.clone();
+    // Built-in suites run at boot only when asked to; run every Rust one (our KUnit suites and
+    // the kernel crate's doctests, ours among them).
+    cfg.append = format!(
+        "{} kunit.enable=1 kunit.autorun=1 kunit.filter_glob=rust_*",
+        cfg.append
+    );
+    let Some(mut vm) = boot_suite(&cfg, "kunit", "VGA".into(), rep) else {
+        return Ok(());
+    };
+    let log = vm.ok("dmesg")?;
+    let cases = ktap_cases(&log);
+    let ours: Vec<_> = cases.iter().filter(|(n, _)| is_ours(n)).collect();
+    if ours.is_empty() {
+        rep.record(
+            "cases",
+            Err(format!(
+                "none of our KUnit cases or doctests in the boot log:\n{}",
+                indent(&log[log.len().saturating_sub(20)..])
+            )),
+        );
+    }
+    for (name, ok) in &ours {
+        let r = if *ok {
+            Ok(())
+        } else {
+            Err("KUnit case failed".into())
+        };
+        rep.record(name, r);
+    }
+    // The rest of the kernel crate's tests run too: our patches must not break them.
+    let others: Vec<_> = cases.iter().filter(|(n, _)| !is_ours(n)).collect();
+    let failed: Vec<_> = others
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    println!("INFO {} other Rust KUnit cases ran", others.len());
+    rep.record(
+        "other-rust-cases",
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("failed: {}", failed.join(", ")))
+        },
+    );
+    vm.shutdown()
+}
+
+/// Our KUnit suites and the doctests of the files we add to the kernel crate.
+fn is_ours(case: &str) -> bool {
+    const OURS: &[&str] = &[
+        "rust_drm_kms",
+        "drm_kms",
+        "module_param",
+        "io_memremap",
+        "pci_memremap",
+        "aperture",
+    ];
+    OURS.iter().any(|o| case.contains(o))
+}
+
+/// Test cases in KTAP output: `(suite.case, passed)`.
+pub fn ktap_cases(lines: &[String]) -> Vec<(String, bool)> {
+    let mut suite = String::new();
+    let mut cases = Vec::new();
+    for l in lines {
+        // Drop the printk timestamp.
+        let l = match l.find("] ") {
+            Some(i) if l.starts_with('[') => &l[i + 2..],
+            _ => l.as_str(),
+        };
+        if let Some(name) = l.trim().strip_prefix("# Subtest: ") {
+            suite = name.trim().to_string();
+            continue;
+        }
+        if !l.starts_with([' ', '\t']) {
+            continue;
+        }
+        let t = l.trim_start();
+        let (ok, rest) = if let Some(r) = t.strip_prefix("not ok ") {
+            (false, r)
+        } else if let Some(r) = t.strip_prefix("ok ") {
+            (true, r)
+        } else {
+            continue;
+        };
+        let mut w = rest.split_whitespace();
+        let (Some(_num), Some(name)) = (w.next(), w.next()) else {
+            continue;
+        };
+        cases.push((format!("{suite}.{name}"), ok));
+    }
+    cases
 }
 
 /// Formats the results for the summary.
@@ -305,6 +1025,28 @@ mod tests {
         assert_eq!(ci.modes, vec![(1112, 834), (1024, 768)]);
         assert!(parse_info(&lines("mode 1x1 60\n")).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn ktap_parsing() {
+        let log = lines(
+            "[    3.1] KTAP version 1\n[    3.1] 1..2\n[    3.2]     # Subtest: rust_drm_kms_damage\n\
+             [    3.2]     1..2\n[    3.3]     ok 1 rect_geometry\n[    3.3]     not ok 2 empty\n\
+             [    3.3] # rust_drm_kms_damage: pass:1 fail:1\n[    3.3] not ok 1 rust_drm_kms_damage\n",
+        );
+        assert_eq!(
+            ktap_cases(&log),
+            vec![
+                ("rust_drm_kms_damage.rect_geometry".to_string(), true),
+                ("rust_drm_kms_damage.empty".to_string(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn rect_membership() {
+        assert!(inside((10, 10, 4, 4), 10, 13));
+        assert!(!inside((10, 10, 4, 4), 14, 10));
     }
 
     #[test]

@@ -164,9 +164,16 @@ impl pci::Driver for RbochsPciDriver {
         pdev: &'bound pci::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
-        if crate::module_parameters::modeset.value() == 0 {
-            dev_info!(pdev, "disabled by modeset=0\n");
-            return Err(ENODEV);
+        match crate::module_parameters::modeset.value() {
+            0 => {
+                dev_info!(pdev, "disabled by modeset=0\n");
+                return Err(ENODEV);
+            }
+            -1 if kms::firmware_drivers_only() => {
+                dev_info!(pdev, "disabled by nomodeset\n");
+                return Err(ENODEV);
+            }
+            _ => (),
         }
         aperture::remove_conflicting_pci_devices(pdev, INFO.name)?;
         pdev.enable_device_mem()?;
@@ -203,9 +210,7 @@ impl pci::Driver for RbochsPciDriver {
             stats <- dir.read_callback_file(c"state", stats, &Stats::show),
         });
 
-        // SAFETY: The registration is stored in the binding's data and dropped on unbind; it is
-        // never forgotten.
-        let reg = unsafe { kms::Registration::new(pdev.as_ref(), drm, reg_data, 0)? };
+        let reg = kms::Registration::new(pdev.as_ref(), drm, reg_data, 0)?;
         Ok(RbochsPciData { _reg: reg })
     }
 }

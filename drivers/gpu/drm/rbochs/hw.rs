@@ -20,8 +20,10 @@ use kernel::{
         memremap::CachePolicy,
         Io, //
     },
+    module_param::ModuleParam,
     pci,
-    prelude::*, //
+    prelude::*,
+    str::BStr, //
 };
 
 /// Size of the MMIO BAR that every QEMU version provides: EDID, VGA and DISPI registers.
@@ -104,6 +106,31 @@ mod regs {
     }
 }
 
+/// The `vram_cache` module parameter: how to map the video memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VramCache {
+    /// `auto`: the architecture's right choice, see [`vram_policy`].
+    Auto,
+    /// `wb`: write-back, cached.
+    WriteBack,
+    /// `wc`: write-combining, uncached.
+    WriteCombine,
+}
+
+impl ModuleParam for VramCache {
+    fn try_from_param_arg(arg: &BStr) -> Result<Self> {
+        match &**arg {
+            b"auto" => Ok(Self::Auto),
+            b"wb" => Ok(Self::WriteBack),
+            b"wc" => Ok(Self::WriteCombine),
+            _ => {
+                pr_err!("vram_cache must be auto, wb or wc\n");
+                Err(EINVAL)
+            }
+        }
+    }
+}
+
 /// Picks how to map the video memory.
 ///
 /// The video memory of these devices is host RAM that QEMU reads through a cacheable mapping.
@@ -111,14 +138,13 @@ mod regs {
 /// mismatched alias of that memory: under KVM the guest's stores go around the caches, QEMU
 /// reads stale cache lines and the screen stops updating. A write-back mapping makes both sides
 /// agree. Elsewhere (x86) write-combining is coherent with the host and is what the C driver
-/// uses, so it stays. `param` (the `vram_cache` module parameter) overrides: 1 write-back,
-/// 0 write-combining.
-pub(crate) fn vram_policy(param: i32) -> CachePolicy {
+/// uses, so it stays. The `vram_cache` module parameter overrides the choice.
+pub(crate) fn vram_policy(param: VramCache) -> CachePolicy {
     match param {
-        1 => CachePolicy::WriteBack,
-        0 => CachePolicy::WriteCombine,
-        _ if cfg!(CONFIG_ARM64) => CachePolicy::WriteBack,
-        _ => CachePolicy::WriteCombine,
+        VramCache::WriteBack => CachePolicy::WriteBack,
+        VramCache::WriteCombine => CachePolicy::WriteCombine,
+        VramCache::Auto if cfg!(CONFIG_ARM64) => CachePolicy::WriteBack,
+        VramCache::Auto => CachePolicy::WriteCombine,
     }
 }
 

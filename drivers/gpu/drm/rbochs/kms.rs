@@ -81,12 +81,20 @@ impl Stats {
         };
         writeln!(f, "vram_cache: {policy}")?;
         writeln!(f, "vram_size: {}", self.vram_size)?;
-        writeln!(
-            f,
-            "mode: {}x{}",
+        let (w, h) = (
             self.width.load(Ordering::Relaxed),
-            self.height.load(Ordering::Relaxed)
-        )?;
+            self.height.load(Ordering::Relaxed),
+        );
+        writeln!(f, "mode: {w}x{h}")?;
+        // Whether a second frame of this mode would fit beside the first (page flipping in
+        // video memory); this driver always scans out of the first one.
+        let frame = u64::from(w) * u64::from(h) * 4;
+        let second = match frame {
+            0 => "-",
+            _ if 2 * frame <= self.vram_size as u64 => "fits",
+            _ => "does not fit",
+        };
+        writeln!(f, "second_frame: {second}")?;
         writeln!(f, "commits: {}", self.commits.load(Ordering::Relaxed))?;
         writeln!(f, "rects: {}", self.rects.load(Ordering::Relaxed))?;
         writeln!(f, "bytes: {}", self.bytes.load(Ordering::Relaxed))?;

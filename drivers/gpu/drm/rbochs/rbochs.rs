@@ -8,6 +8,8 @@ mod driver;
 mod hw;
 mod kms;
 
+use hw::VramCache;
+
 kernel::module_pci_driver! {
     type: driver::RbochsPciDriver,
     name: "rbochs",
@@ -19,9 +21,9 @@ kernel::module_pci_driver! {
             default: -1,
             description: "Enable (1) or disable (0) the driver; -1 follows nomodeset",
         },
-        vram_cache: i32 {
-            default: -1,
-            description: "Video memory mapping: 1 write-back (cached), 0 write-combining, -1 auto",
+        vram_cache: VramCache {
+            default: VramCache::Auto,
+            description: "Video memory mapping: auto (write-back on arm64), wb or wc",
         },
         defx: u32 {
             default: 1024,

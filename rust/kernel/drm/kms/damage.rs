@@ -18,6 +18,19 @@ use crate::{
 use core::mem::MaybeUninit;
 
 /// A rectangle in framebuffer coordinates: `x1 <= x < x2`, `y1 <= y < y2` (`struct drm_rect`).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::drm::kms::damage::Rect;
+///
+/// let r = Rect::new(16, 8, 64, 32).ok_or(EINVAL)?;
+/// assert_eq!((r.x2, r.y2, r.width(), r.height()), (80, 40, 64, 32));
+/// assert!(r.is_within(80, 40));
+/// assert!(!r.is_within(79, 40));
+/// assert!(Rect::new(i32::MAX, 0, 1, 1).is_none());
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rect {
     /// Left edge, inclusive.
@@ -73,6 +86,34 @@ impl Rect {
             y2: r.y2,
         }
     }
+}
+
+/// The end of `rows` lines of `line` bytes, `pitch` bytes apart, starting at `offset`.
+///
+/// `None` if the lines would overlap (`line > pitch` with more than one row) or the end does
+/// not fit in `usize`; `Some(offset)` when there is nothing to copy.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::drm::kms::damage::rows_end;
+///
+/// // Two lines of 8 bytes, 16 bytes apart, from offset 4: bytes 4..12 and 20..28.
+/// assert_eq!(rows_end(4, 16, 8, 2), Some(28));
+/// assert_eq!(rows_end(0, 16, 32, 2), None);
+/// assert_eq!(rows_end(usize::MAX - 4, 16, 8, 1), None);
+/// ```
+pub fn rows_end(offset: usize, pitch: usize, line: usize, rows: usize) -> Option<usize> {
+    if rows == 0 || line == 0 {
+        return Some(offset);
+    }
+    if rows > 1 && line > pitch {
+        return None;
+    }
+    (rows - 1)
+        .checked_mul(pitch)?
+        .checked_add(offset)?
+        .checked_add(line)
 }
 
 /// Iterator over the damage clips of a plane update (`struct drm_atomic_helper_damage_iter`).
@@ -133,6 +174,18 @@ mod tests {
         assert!(!Rect::new(-1, 0, 4, 4).unwrap().is_within(100, 100));
         assert!(Rect::new(i32::MAX, 0, 1, 1).is_none());
         assert!(Rect::new(0, 0, u32::MAX, 1).is_none());
+    }
+
+    #[test]
+    fn rows_end_bounds() {
+        assert_eq!(rows_end(0, 4096, 4096, 768), Some(4096 * 768));
+        assert_eq!(rows_end(100, 4096, 256, 1), Some(356));
+        assert_eq!(rows_end(7, 16, 0, 5), Some(7));
+        assert_eq!(rows_end(7, 16, 8, 0), Some(7));
+        // A single row may be longer than the pitch; several may not (they would overlap).
+        assert_eq!(rows_end(0, 4, 8, 1), Some(8));
+        assert_eq!(rows_end(0, 4, 8, 2), None);
+        assert_eq!(rows_end(0, usize::MAX / 2 + 1, 1, 3), None);
     }
 
     #[test]

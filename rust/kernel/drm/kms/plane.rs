@@ -388,13 +388,11 @@ impl PlaneState {
         self.base().visible
     }
 
-    /// Copies rectangle `clip` of the framebuffer to the same position in `dst`, an image with
-    /// the framebuffer's pixel format and `dst_pitch` bytes per line starting at offset 0.
+    /// Where the lines of `clip` are in the kernel mapping of the framebuffer.
     ///
-    /// Returns the number of bytes copied. Fails with `EINVAL` if the plane has no single-plane
-    /// framebuffer, or no kernel mapping of it (outside a commit), or if `clip` does not lie
-    /// within the framebuffer; with `ERANGE` if the destination does not fit into `dst`.
-    pub fn copy_clip(&self, clip: &Rect, dst: &MemRemap<'_>, dst_pitch: usize) -> Result<usize> {
+    /// Fails with `EINVAL` if the plane has no single-plane framebuffer, or no kernel mapping of
+    /// it (outside a commit), or if `clip` does not lie within the framebuffer.
+    fn clip_source(&self, clip: &Rect) -> Result<ClipSource> {
         let fb = self.fb().ok_or(EINVAL)?;
         let cpp = fb.cpp() as usize;
         if cpp == 0 || !clip.is_within(fb.width(), fb.height()) {
@@ -407,27 +405,90 @@ impl PlaneState {
         if map.is_iomem || vaddr.is_null() {
             return Err(EINVAL);
         }
-        let src_pitch = fb.pitch(0) as usize;
+        let pitch = fb.pitch(0) as usize;
         let (x, y) = (clip.x1 as usize, clip.y1 as usize);
-        let line = clip.width() as usize * cpp;
-        let rows = clip.height() as usize;
-        let src_off = y * src_pitch + x * cpp;
-        let dst_off = y.checked_mul(dst_pitch).and_then(|o| o.checked_add(x * cpp)).ok_or(ERANGE)?;
-        // SAFETY: `data[0]` maps the whole first colour plane (the framebuffer was validated
-        // against its GEM object at creation), and `clip` lies within the framebuffer, so every
-        // source line `src_off + i * src_pitch .. + line` for `i < rows` is mapped for the
-        // duration of the commit, during which this state is borrowed.
+        // INVARIANT: `data[0]` maps the whole first colour plane (the framebuffer was checked
+        // against its GEM object when it was made) for as long as the commit, during which
+        // this state is borrowed, runs; `clip` lies within the framebuffer, so every line
+        // `i < rows` of `line` bytes at `ptr + i * pitch` is mapped.
+        Ok(ClipSource {
+            // SAFETY: The offset of `clip`'s first pixel, inside the mapping (see above).
+            ptr: unsafe { vaddr.cast::<u8>().add(y * pitch + x * cpp) },
+            pitch,
+            line: clip.width() as usize * cpp,
+            rows: clip.height() as usize,
+            x_bytes: x * cpp,
+            y,
+        })
+    }
+
+    /// Copies rectangle `clip` of the framebuffer to the same position in `dst`, an image with
+    /// the framebuffer's pixel format and `dst_pitch` bytes per line starting at offset 0.
+    ///
+    /// Returns the number of bytes copied. Fails with `EINVAL` if the plane has no single-plane
+    /// framebuffer, or no kernel mapping of it (outside a commit), or if `clip` does not lie
+    /// within the framebuffer; with `ERANGE` if the destination does not fit into `dst`.
+    pub fn copy_clip(&self, clip: &Rect, dst: &MemRemap<'_>, dst_pitch: usize) -> Result<usize> {
+        let src = self.clip_source(clip)?;
+        let dst_off = src.dst_offset(dst_pitch)?;
+        // SAFETY: By the invariant of `ClipSource`, the `rows` source lines are mapped for the
+        // duration of the commit, during which `self` is borrowed; they are framebuffer memory,
+        // not the scanout mapping.
         unsafe {
-            dst.copy_rows_from(
-                dst_off,
-                dst_pitch,
-                vaddr.cast::<u8>().add(src_off),
-                src_pitch,
-                line,
-                rows,
-            )?
+            dst.copy_rows_from(dst_off, dst_pitch, src.ptr, src.pitch, src.line, src.rows)?
         };
-        Ok(line * rows)
+        Ok(src.line * src.rows)
+    }
+
+    /// Like [`PlaneState::copy_clip`], into memory the kernel owns (e.g. a buffer of a virtual
+    /// display): `dst` holds an image of `dst_pitch` bytes per line.
+    pub fn copy_clip_to_slice(&self, clip: &Rect, dst: &mut [u8], dst_pitch: usize) -> Result<usize> {
+        let src = self.clip_source(clip)?;
+        let dst_off = src.dst_offset(dst_pitch)?;
+        let end = super::damage::rows_end(dst_off, dst_pitch, src.line, src.rows).ok_or(ERANGE)?;
+        if end > dst.len() {
+            return Err(ERANGE);
+        }
+        let base = dst.as_mut_ptr();
+        for i in 0..src.rows {
+            // SAFETY: Source line `i` is mapped (invariant of `ClipSource`) and cannot overlap
+            // `dst`, which is borrowed mutably; destination line `i` ends at or before
+            // `end <= dst.len()`.
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    src.ptr.add(i * src.pitch),
+                    base.add(dst_off + i * dst_pitch),
+                    src.line,
+                )
+            };
+        }
+        Ok(src.line * src.rows)
+    }
+}
+
+/// The lines of a damage rectangle in the kernel mapping of a framebuffer.
+///
+/// # Invariants
+///
+/// For every `i < rows`, `ptr + i * pitch .. + line` is mapped and readable while the plane
+/// state it came from is borrowed.
+struct ClipSource {
+    ptr: *const u8,
+    pitch: usize,
+    line: usize,
+    rows: usize,
+    /// Position of the rectangle: byte offset within a line, and first line.
+    x_bytes: usize,
+    y: usize,
+}
+
+impl ClipSource {
+    /// The offset of the rectangle in a destination image of `dst_pitch` bytes per line.
+    fn dst_offset(&self, dst_pitch: usize) -> Result<usize> {
+        self.y
+            .checked_mul(dst_pitch)
+            .and_then(|o| o.checked_add(self.x_bytes))
+            .ok_or(ERANGE)
     }
 }
 

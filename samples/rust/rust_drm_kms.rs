@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Rust DRM KMS sample: a virtual display on a faux device.
+//!
+//! One primary plane, CRTC, encoder and connector, with no hardware behind them: every plane
+//! update copies its damage into a kernel buffer that stands for the scanout memory, and the
+//! software vblank timer paces page-flip events. It uses only the safe KMS API of the `kernel`
+//! crate.
+//!
+//! `/sys/kernel/debug/rust_drm_kms/state` reports what the display shows: the mode, counters
+//! of commits, damage rectangles and bytes copied, and a checksum (64-bit FNV-1a) of the
+//! visible image, so a test can check that what it drew arrived and what it did not damage did
+//! not.
+
+use core::sync::atomic::{
+    AtomicU64,
+    Ordering, //
+};
+use kernel::{
+    debugfs,
+    device::{
+        Bound,
+        DeviceContext, //
+    },
+    drm::{
+        self,
+        gem,
+        kms::{
+            self,
+            connector::{
+                Connector,
+                ConnectorType,
+                DriverConnector,
+                ModeProbe, //
+            },
+            crtc::{
+                Crtc,
+                CrtcState,
+                DriverCrtc, //
+            },
+            damage::DamageIter,
+            encoder::{
+                Encoder,
+                EncoderType, //
+            },
+            format,
+            mode::DisplayMode,
+            plane::{
+                DriverPlane,
+                Plane,
+                PlaneCheck,
+                PlaneState, //
+            },
+            KmsDriver,
+            ModeConfigInfo,
+            ModeStatus, //
+        },
+        Ioctl,
+    },
+    faux,
+    new_mutex,
+    prelude::*,
+    sync::Mutex, //
+};
+
+/// Largest mode of the virtual display.
+const MAX_WIDTH: u32 = 1920;
+const MAX_HEIGHT: u32 = 1080;
+/// Bytes per pixel of the only format, XRGB8888.
+const CPP: u32 = 4;
+
+module! {
+    type: RustDrmKms,
+    name: "rust_drm_kms",
+    authors: ["rbochs developers"],
+    description: "Rust DRM KMS sample: a virtual display",
+    license: "GPL",
+}
+
+struct RustDrmKms {
+    _faux: faux::Registration,
+}
+
+impl kernel::Module for RustDrmKms {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let faux = faux::Registration::new(c"rust_drm_kms", None)?;
+        let fdev: &faux::Device<Bound> = faux.as_ref();
+
+        let drm = drm::UnregisteredDevice::<SampleDriver>::new(fdev, Ok(()))?;
+        {
+            let mc = kms::ModeConfig::init(&drm)?;
+            let plane = Plane::new_primary(&mc, &[format::XRGB8888], Ok(Primary))?;
+            let crtc = Crtc::new(&mc, plane, Ok(Pipe))?;
+            let encoder = Encoder::new(&mc, EncoderType::VIRTUAL, crtc.mask())?;
+            let connector = Connector::new(&mc, ConnectorType::VIRTUAL, Ok(Output))?;
+            mc.attach_encoder(connector, encoder)?;
+            mc.vblank_init(1)?;
+            mc.create_initial_state()?;
+        }
+
+        let frame = Frame::new()?;
+        let dir = debugfs::Dir::new(c"rust_drm_kms");
+        let screen = try_pin_init!(Screen {
+            frame <- new_mutex!(frame),
+            commits: AtomicU64::new(0),
+            rects: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            last_bytes: AtomicU64::new(0),
+        }? Error);
+        let reg_data = try_pin_init!(Display {
+            screen <- dir.read_callback_file(c"state", screen, &Screen::show),
+        }? Error);
+        // The display lives as long as the faux device is bound, i.e. until the module goes.
+        kms::Registration::new_foreign_owned(fdev.as_ref(), drm, reg_data, 0)?;
+        Ok(Self { _faux: faux })
+    }
+}
+
+struct SampleDriver;
+
+#[pin_data]
+struct SampleFile {}
+
+impl drm::file::DriverFile for SampleFile {
+    type Driver = SampleDriver;
+
+    fn open(_dev: &drm::Device<SampleDriver>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(try_pin_init!(Self {}), GFP_KERNEL)
+    }
+}
+
+/// GEM objects made from Rust; dumb buffers are C shmem objects that only reach the driver
+/// through the plane state's kernel mapping.
+#[pin_data]
+struct SampleObject {}
+
+impl gem::DriverObject for SampleObject {
+    type Driver = SampleDriver;
+    type Args = ();
+
+    fn new(_dev: &drm::Device<SampleDriver>, _size: usize, _args: ()) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {})
+    }
+}
+
+#[vtable]
+impl drm::Driver for SampleDriver {
+    type Data = ();
+    type RegistrationData<'a> = Display;
+    type File = SampleFile;
+    type Object = gem::shmem::Object<SampleObject>;
+    type ParentDevice<Ctx: DeviceContext> = faux::Device<Ctx>;
+
+    const INFO: drm::DriverInfo = drm::DriverInfo {
+        major: 1,
+        minor: 0,
+        patchlevel: 0,
+        name: c"rust_drm_kms",
+        desc: c"Rust DRM KMS sample",
+    };
+    const IOCTLS: &'static [drm::ioctl::DrmIoctlDescriptor] = &[];
+    const MODESET: Option<drm::driver::ModesetOps> = Some(kms::modeset_ops::<Self>());
+}
+
+#[vtable]
+impl KmsDriver for SampleDriver {
+    const MODE_CONFIG: ModeConfigInfo = ModeConfigInfo {
+        min_width: 1,
+        max_width: MAX_WIDTH,
+        min_height: 1,
+        max_height: MAX_HEIGHT,
+        preferred_depth: 24,
+        prefer_host_byte_order: false,
+    };
+
+    fn mode_valid(_dev: &drm::Device<Self>, mode: &DisplayMode) -> ModeStatus {
+        if u32::from(mode.hdisplay()) > MAX_WIDTH {
+            ModeStatus::H_ILLEGAL
+        } else if u32::from(mode.vdisplay()) > MAX_HEIGHT {
+            ModeStatus::V_ILLEGAL
+        } else {
+            ModeStatus::OK
+        }
+    }
+}
+
+/// What the registered display owns: the screen, published in debugfs.
+#[pin_data]
+struct Display {
+    #[pin]
+    screen: debugfs::File<Screen>,
+}
+
+/// The virtual scanout memory and what happened to it.
+#[pin_data]
+struct Screen {
+    #[pin]
+    frame: Mutex<Frame>,
+    commits: AtomicU64,
+    rects: AtomicU64,
+    bytes: AtomicU64,
+    last_bytes: AtomicU64,
+}
+
+/// The image the display shows: `height` lines of `pitch` bytes.
+struct Frame {
+    pixels: KVVec<u8>,
+    width: u32,
+    height: u32,
+    pitch: usize,
+}
+
+impl Frame {
+    fn new() -> Result<Self> {
+        let size = (MAX_WIDTH * MAX_HEIGHT * CPP) as usize;
+        Ok(Self {
+            pixels: KVVec::from_elem(0u8, size, GFP_KERNEL)?,
+            width: 0,
+            height: 0,
+            pitch: 0,
+        })
+    }
+
+    /// 64-bit FNV-1a over the visible pixels, line by line.
+    fn checksum(&self) -> u64 {
+        let line = (self.width * CPP) as usize;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for y in 0..self.height as usize {
+            let start = y * self.pitch;
+            for &b in self.pixels.get(start..start + line).unwrap_or(&[]) {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+}
+
+impl Screen {
+    fn show(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let frame = self.frame.lock();
+        writeln!(f, "mode: {}x{}", frame.width, frame.height)?;
+        writeln!(f, "commits: {}", self.commits.load(Ordering::Relaxed))?;
+        writeln!(f, "rects: {}", self.rects.load(Ordering::Relaxed))?;
+        writeln!(f, "bytes: {}", self.bytes.load(Ordering::Relaxed))?;
+        writeln!(f, "last_bytes: {}", self.last_bytes.load(Ordering::Relaxed))?;
+        writeln!(f, "checksum: {:016x}", frame.checksum())
+    }
+}
+
+/// Runs `f` on the screen, unless the device is going away.
+fn with_screen<R>(dev: &drm::Device<SampleDriver, Ioctl>, f: impl FnOnce(&Screen) -> R) -> Option<R> {
+    let guard = dev.registration_guard()?;
+    Some(guard.registration_data_with(|display| f(&display.screen)))
+}
+
+struct Primary;
+
+#[vtable]
+impl DriverPlane for Primary {
+    type Driver = SampleDriver;
+
+    fn atomic_check(_plane: &Plane<Self>, check: &mut PlaneCheck<'_>) -> Result {
+        check.check_no_scaling(false)?;
+        let state = check.state();
+        let Some(fb) = state.fb().filter(|_| state.visible()) else {
+            return Ok(());
+        };
+        // The whole framebuffer must fit into the virtual scanout memory.
+        let needed = u64::from(fb.pitch(0)) * u64::from(fb.height());
+        if needed > u64::from(MAX_WIDTH * MAX_HEIGHT * CPP) {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    fn atomic_update(
+        _plane: &Plane<Self>,
+        dev: &drm::Device<SampleDriver, Ioctl>,
+        old: &PlaneState,
+        new: &PlaneState,
+    ) {
+        let Some(fb) = new.fb() else {
+            return;
+        };
+        with_screen(dev, |screen| {
+            let mut frame = screen.frame.lock();
+            let pitch = fb.pitch(0) as usize;
+            frame.pitch = pitch;
+            let (mut copied, mut rects) = (0u64, 0u64);
+            for clip in DamageIter::new(old, new) {
+                match new.copy_clip_to_slice(&clip, &mut frame.pixels, pitch) {
+                    Ok(n) => {
+                        copied += n as u64;
+                        rects += 1;
+                    }
+                    Err(e) => pr_err!("damage {clip:?} not copied: {e:?}\n"),
+                }
+            }
+            screen.commits.fetch_add(1, Ordering::Relaxed);
+            screen.rects.fetch_add(rects, Ordering::Relaxed);
+            screen.bytes.fetch_add(copied, Ordering::Relaxed);
+            screen.last_bytes.store(copied, Ordering::Relaxed);
+        });
+    }
+}
+
+struct Pipe;
+
+#[vtable]
+impl DriverCrtc for Pipe {
+    type Driver = SampleDriver;
+
+    fn mode_set_nofb(_crtc: &Crtc<Self>, dev: &drm::Device<SampleDriver, Ioctl>, state: &CrtcState) {
+        let mode = state.mode();
+        with_screen(dev, |screen| {
+            let mut frame = screen.frame.lock();
+            frame.width = mode.hdisplay().into();
+            frame.height = mode.vdisplay().into();
+        });
+    }
+
+    fn atomic_disable(_crtc: &Crtc<Self>, dev: &drm::Device<SampleDriver, Ioctl>) {
+        with_screen(dev, |screen| {
+            let mut frame = screen.frame.lock();
+            frame.width = 0;
+            frame.height = 0;
+        });
+    }
+}
+
+struct Output;
+
+#[vtable]
+impl DriverConnector for Output {
+    type Driver = SampleDriver;
+
+    fn get_modes(
+        _connector: &Connector<Self>,
+        _dev: &drm::Device<SampleDriver, Ioctl>,
+        probe: &mut ModeProbe<'_>,
+    ) -> u32 {
+        let _ = probe.update_edid(None);
+        let n = probe.add_modes_noedid(MAX_WIDTH, MAX_HEIGHT);
+        probe.set_preferred_mode(1024, 768);
+        n
+    }
+}

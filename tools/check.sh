@@ -35,12 +35,14 @@ host_tests() {
 	(cd tools/vmtest && cargo test --release 2>&1) | tee "$RES/host-unit.txt"
 }
 
+# suites NAME CONFIG SUITE...: run in-guest suites on a kernel configuration; results go to
+# $RES/NAME.txt.
 suites() {
-	local cfg=$1
-	shift
+	local name=$1 cfg=$2
+	shift 2
 	$VMTEST check --arch arm64 --kernel "$BUILD/$cfg/arch/arm64/boot/Image" \
 		--initrd "$BUILD/$cfg/initramfs.cpio" --out "$OUT/check/$cfg" \
-		--results "$RES/guest-$cfg.txt" "$@"
+		--results "$RES/$name.txt" "$@"
 }
 
 phase setup make -s setup || { echo "setup failed: nothing else can run" >&2; }
@@ -48,12 +50,30 @@ phase host-tests host_tests
 # The debug kernel (KASAN, kmemleak, lockdep) with rbochs, C bochs and the KMS sample as
 # modules: each driver on both device variants, without EDID, the sample, KUnit and doctests.
 if phase build-arm64-test make -s initramfs-arm64-test; then
-	phase guest-arm64-test suites arm64-test rbochs-vga rbochs-display cbochs-vga \
+	phase guest-arm64-test suites guest-arm64-test arm64-test rbochs-vga rbochs-display cbochs-vga \
 		cbochs-display rbochs-noedid cbochs-noedid sample kunit
+	# Robustness, side by side with C bochs: 100,000 fuzzed ioctls, then 100 unbind/bind
+	# and 100 unload/reload cycles with fbcon bound and a client holding the card.
+	phase robustness-arm64-test suites robustness-arm64-test arm64-test rbochs-fuzz \
+		cbochs-fuzz rbochs-stress cbochs-stress rbochs-hotplug cbochs-hotplug
 fi
+# rustfmt, clippy, rustdoc, checkpatch and unsafe hygiene over what we add to the kernel.
+lint() {
+	make -s lint | tee "$RES/lint.txt"
+}
+phase lint lint
+
 # The kernel users run: rbochs built in, driving the console from boot.
 if phase build-arm64-run make -s initramfs-arm64-run; then
-	phase guest-arm64-run suites arm64-run builtin
+	phase guest-arm64-run suites guest-arm64-run arm64-run builtin
+	# A short smoke of `make bench` on the same kernel: every workload gives sane numbers on
+	# both drivers (no timing thresholds).
+	bench_smoke() {
+		$VMTEST bench --smoke --kernel "$BUILD/arm64-run/arch/arm64/boot/Image" \
+			--initrd "$BUILD/arm64-run/initramfs.cpio" --out "$OUT/bench-smoke" \
+			--results "$RES/bench-smoke.txt"
+	}
+	phase bench-smoke bench_smoke
 fi
 
 echo "== total: $(($(date +%s) - t_all))s"

@@ -20,9 +20,9 @@ say() { echo "setup: $*"; }
 TOOLS="clang-19:clang-19 ld.lld-19:lld-19 llvm-ar-19:llvm-19 flex:flex bison:bison bc:bc
 cpio:cpio xz:xz-utils rsync:rsync depmod:kmod patch:patch make:make
 qemu-system-aarch64:qemu-system-arm qemu-system-x86_64:qemu-system-x86"
-# Files that stand for library packages.
+# Files that stand for library packages (the font is for the plot of `make bench`).
 LIBS="/usr/lib/llvm-19/lib/libclang.so:libclang-19-dev /usr/include/openssl/ssl.h:libssl-dev
-/usr/include/libelf.h:libelf-dev"
+/usr/include/libelf.h:libelf-dev /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core"
 
 missing_pkgs() {
 	local t

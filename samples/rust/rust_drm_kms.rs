@@ -23,8 +23,7 @@ use kernel::{
         DeviceContext, //
     },
     drm::{
-        self,
-        gem,
+        self, gem,
         kms::{
             self,
             connector::{
@@ -248,7 +247,10 @@ impl Screen {
 }
 
 /// Runs `f` on the screen, unless the device is going away.
-fn with_screen<R>(dev: &drm::Device<SampleDriver, Ioctl>, f: impl FnOnce(&Screen) -> R) -> Option<R> {
+fn with_screen<R>(
+    dev: &drm::Device<SampleDriver, Ioctl>,
+    f: impl FnOnce(&Screen) -> R,
+) -> Option<R> {
     let guard = dev.registration_guard()?;
     Some(guard.registration_data_with(|display| f(&display.screen)))
 }
@@ -310,7 +312,11 @@ struct Pipe;
 impl DriverCrtc for Pipe {
     type Driver = SampleDriver;
 
-    fn mode_set_nofb(_crtc: &Crtc<Self>, dev: &drm::Device<SampleDriver, Ioctl>, state: &CrtcState) {
+    fn mode_set_nofb(
+        _crtc: &Crtc<Self>,
+        dev: &drm::Device<SampleDriver, Ioctl>,
+        state: &CrtcState,
+    ) {
         let mode = state.mode();
         with_screen(dev, |screen| {
             let mut frame = screen.frame.lock();

@@ -86,6 +86,10 @@ impl ModeStatus {
     pub const H_ILLEGAL: Self = Self(bindings::drm_mode_status_MODE_H_ILLEGAL);
     /// The mode is taller than allowed.
     pub const V_ILLEGAL: Self = Self(bindings::drm_mode_status_MODE_V_ILLEGAL);
+    /// The pixel clock (or the refresh rate it gives) is too low.
+    pub const CLOCK_LOW: Self = Self(bindings::drm_mode_status_MODE_CLOCK_LOW);
+    /// The pixel clock (or the refresh rate it gives) is too high.
+    pub const CLOCK_HIGH: Self = Self(bindings::drm_mode_status_MODE_CLOCK_HIGH);
     /// The mode is unusable for another reason.
     pub const ERROR: Self = Self(bindings::drm_mode_status_MODE_ERROR);
 
@@ -113,7 +117,9 @@ pub trait KmsDriver: drm::Driver + Sized {
 
     /// Filters modes for the whole device (e.g. by available scanout memory).
     ///
-    /// Called for every mode a connector reports and for every mode userspace asks for.
+    /// Called for every mode a connector reports and for every mode userspace asks for (through
+    /// the CRTC's mode check, which first refuses refresh rates outside
+    /// [`crtc::MIN_REFRESH_HZ`]..=[`crtc::MAX_REFRESH_HZ`]).
     fn mode_valid(_dev: &drm::Device<Self>, _mode: &mode::DisplayMode) -> ModeStatus {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -174,10 +180,10 @@ impl<'a, T: KmsDriver> ModeConfig<'a, T> {
 
         // SAFETY: As above; `drmm_mode_config_init()` succeeded.
         let mc = unsafe { &mut (*raw).mode_config };
-        mc.min_width = info.min_width.try_into()?;
-        mc.max_width = info.max_width.try_into()?;
-        mc.min_height = info.min_height.try_into()?;
-        mc.max_height = info.max_height.try_into()?;
+        mc.min_width = info.min_width;
+        mc.max_width = info.max_width;
+        mc.min_height = info.min_height;
+        mc.max_height = info.max_height;
         mc.preferred_depth = info.preferred_depth;
         mc.quirk_addfb_prefer_host_byte_order = info.prefer_host_byte_order;
         mc.funcs = &Self::FUNCS;
@@ -246,7 +252,7 @@ impl<'a, T: KmsDriver> ModeConfig<'a, T> {
 ///
 /// # Invariants
 ///
-/// `drm` is registered and has a device-managed teardown action on `parent` ([`Self::teardown`]
+/// `drm` is registered and has a device-managed teardown action on `parent` (`Self::teardown`
 /// with `drm` as its data) that holds a reference to `drm`; `reg_data` is what `drm`'s
 /// registration data points to.
 pub struct Registration<'a, T: KmsDriver> {
@@ -364,6 +370,29 @@ impl<'a, T: KmsDriver> Registration<'a, T> {
     /// The registered device.
     pub fn device(&self) -> &drm::Device<T> {
         &self.drm
+    }
+
+    /// Turns the display pipeline off for a system shutdown (`drm_atomic_helper_shutdown()`).
+    ///
+    /// For the parent bus driver's shutdown hook: the device stays registered, but nothing is
+    /// left scanning out or in flight.
+    pub fn shutdown(&self) {
+        // SAFETY: The device is registered (type invariant) with a mode configuration.
+        unsafe { bindings::drm_atomic_helper_shutdown(self.drm.as_raw()) };
+    }
+
+    /// Saves the display state and turns the pipeline off, for system suspend
+    /// (`drm_mode_config_helper_suspend()`); [`Registration::resume`] restores it.
+    pub fn suspend(&self) -> Result {
+        // SAFETY: The device is registered (type invariant) with a mode configuration.
+        to_result(unsafe { bindings::drm_mode_config_helper_suspend(self.drm.as_raw()) })
+    }
+
+    /// Restores the display state saved by [`Registration::suspend`]
+    /// (`drm_mode_config_helper_resume()`): every plane is redrawn in full.
+    pub fn resume(&self) -> Result {
+        // SAFETY: The device is registered (type invariant) with a mode configuration.
+        to_result(unsafe { bindings::drm_mode_config_helper_resume(self.drm.as_raw()) })
     }
 }
 

@@ -4,8 +4,7 @@
 
 use super::Device;
 use crate::{
-    bindings,
-    device,
+    bindings, device,
     io::memremap::{
         CachePolicy,
         MemRemap, //

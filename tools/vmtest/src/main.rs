@@ -3,12 +3,16 @@
 //!
 //! ```text
 //! vmtest initramfs --out FILE --busybox BIN --guest BIN --init SCRIPT [--modules DIR]
+//!                  [--extra BIN]...   (each extra program goes to /bin under its own name)
 //! vmtest run       --kernel IMG --initrd FILE [--arch A] [--device DEV] [--display BACKEND]
 //!                  [--load MODULE] --out DIR
 //! vmtest check     --kernel IMG --initrd FILE [--arch A] --out DIR --results FILE SUITE...
 //! vmtest summary   FILE...
+//! vmtest bench     --kernel IMG --initrd FILE --out DIR [--results-dir DIR] [--results FILE]
+//!                  [--runs N] [--frames N] [--switches N] [--lines N] [--device DEV] [--smoke]
 //! ```
 
+mod bench;
 mod cpio;
 mod image;
 mod ptdump;
@@ -24,26 +28,68 @@ use vm::{Vm, VmConfig};
 
 pub type Result<T> = std::result::Result<T, String>;
 
-/// `--flag value` pairs and positional arguments.
+/// Flags that take no value.
+const SWITCHES: &[&str] = &["smoke"];
+
+/// `--flag value` pairs (the last of a repeated flag wins, [`Args::all`] has every one),
+/// [`SWITCHES`] and positional arguments.
 struct Args {
     flags: HashMap<String, String>,
+    repeated: Vec<(String, String)>,
     rest: Vec<String>,
 }
 
 impl Args {
     fn parse(args: &[String]) -> Result<Args> {
         let mut flags = HashMap::new();
+        let mut repeated = Vec::new();
         let mut rest = Vec::new();
         let mut it = args.iter();
         while let Some(a) = it.next() {
             if let Some(name) = a.strip_prefix("--") {
-                let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-                flags.insert(name.to_string(), v.clone());
+                let v = if SWITCHES.contains(&name) {
+                    "1".to_string()
+                } else {
+                    it.next()
+                        .ok_or_else(|| format!("--{name} needs a value"))?
+                        .clone()
+                };
+                repeated.push((name.to_string(), v.clone()));
+                flags.insert(name.to_string(), v);
             } else {
                 rest.push(a.clone());
             }
         }
-        Ok(Args { flags, rest })
+        Ok(Args {
+            flags,
+            repeated,
+            rest,
+        })
+    }
+
+    /// Whether switch `--name` was given.
+    fn has(&self, name: &str) -> bool {
+        self.flags.contains_key(name)
+    }
+
+    /// Every value of a repeatable flag, in order.
+    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.repeated
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A numeric flag, or `default` when absent.
+    fn num(&self, name: &str, default: u32) -> Result<u32> {
+        match self.flags.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("--{name} wants a positive number, not '{v}'")),
+        }
     }
 
     fn get(&self, name: &str) -> Result<&str> {
@@ -76,6 +122,13 @@ fn initramfs(a: &Args) -> Result<()> {
     c.file("init", 0o755, &read(&a.path("init")?)?)?;
     c.file("bin/busybox", 0o755, &read(&a.path("busybox")?)?)?;
     c.file("bin/rbguest", 0o755, &read(&a.path("guest")?)?)?;
+    for extra in a.all("extra") {
+        let p = Path::new(extra);
+        let name = p
+            .file_name()
+            .ok_or_else(|| format!("--extra {extra}: not a file name"))?;
+        c.file(&format!("bin/{}", name.to_string_lossy()), 0o755, &read(p)?)?;
+    }
     if let Some(m) = a.flags.get("modules") {
         add_tree(&mut c, Path::new(m), "lib/modules")?;
     }
@@ -189,6 +242,12 @@ fn check(a: &Args) -> Result<bool> {
             "builtin" => suite::builtin_suite(&cfg, &mut rep)?,
             "kunit" => suite::kunit_suite(&cfg, &mut rep)?,
             "sample" => suite::sample_suite(&cfg, &mut rep)?,
+            "rbochs-fuzz" => suite::fuzz_suite(&cfg, &suite::RBOCHS, &mut rep)?,
+            "cbochs-fuzz" => suite::fuzz_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
+            "rbochs-hotplug" => suite::hotplug_suite(&cfg, &suite::RBOCHS, &mut rep)?,
+            "cbochs-hotplug" => suite::hotplug_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
+            "rbochs-stress" => suite::stress_suite(&cfg, &suite::RBOCHS, 100, &mut rep)?,
+            "cbochs-stress" => suite::stress_suite(&cfg, &suite::C_BOCHS, 100, &mut rep)?,
             _ => return Err(format!("unknown suite '{s}'")),
         }
         failed += rep.failed;
@@ -247,7 +306,7 @@ fn count(text: &str) -> (usize, usize, usize) {
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = argv.split_first() else {
-        eprintln!("usage: vmtest initramfs|run|check|summary ...");
+        eprintln!("usage: vmtest initramfs|run|check|summary|bench ...");
         return ExitCode::from(2);
     };
     let res = Args::parse(rest).and_then(|a| match cmd.as_str() {
@@ -255,6 +314,7 @@ fn main() -> ExitCode {
         "run" => run(&a).map(|_| true),
         "check" => check(&a),
         "summary" => summary(&a.rest),
+        "bench" => bench::bench(&a),
         _ => Err(format!("unknown command '{cmd}'")),
     });
     match res {
@@ -282,6 +342,20 @@ mod tests {
     fn args_need_values() {
         let a: Vec<String> = ["--out"].iter().map(|s| s.to_string()).collect();
         assert!(Args::parse(&a).is_err());
+    }
+
+    #[test]
+    fn args_switches_and_repeats() -> Result<()> {
+        let argv = "--extra a --smoke --extra b --runs 3 x";
+        let a: Vec<String> = argv.split(' ').map(String::from).collect();
+        let a = Args::parse(&a)?;
+        assert!(a.has("smoke") && !a.has("frames"));
+        assert_eq!(a.all("extra").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!((a.num("runs", 5)?, a.num("frames", 7)?), (3, 7));
+        assert_eq!(a.rest, ["x"]);
+        let bad: Vec<String> = ["--runs", "0"].iter().map(|s| s.to_string()).collect();
+        assert!(Args::parse(&bad)?.num("runs", 5).is_err());
+        Ok(())
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::image::Image;
 use crate::ptdump;
 use crate::vm::{indent, Vm, VmConfig};
@@ -29,6 +31,13 @@ impl Report {
             lines: Vec::new(),
             failed: 0,
         }
+    }
+
+    /// Records a test that did not run, or whose failure is the reference driver's own.
+    pub fn skip(&mut self, name: &str, why: &str) {
+        let line = format!("SKIP {}.{name}: {why}", self.prefix);
+        println!("{line}");
+        self.lines.push(line);
     }
 
     pub fn record(&mut self, name: &str, r: Result<()>) -> bool {
@@ -64,13 +73,18 @@ const BAD_LOG: &[&str] = &[
     "Call trace:",
 ];
 
-/// Fails on any worrying kernel log line since the last call.
-pub fn check_kernel_log(vm: &mut Vm) -> Result<()> {
+/// Worrying kernel log lines since the last call.
+pub fn kernel_log_problems(vm: &mut Vm) -> Result<Vec<String>> {
     let out = vm.ok("dmesg -c")?;
-    let bad: Vec<String> = out
+    Ok(out
         .into_iter()
         .filter(|l| BAD_LOG.iter().any(|p| l.contains(p)))
-        .collect();
+        .collect())
+}
+
+/// Fails on any worrying kernel log line since the last call.
+pub fn check_kernel_log(vm: &mut Vm) -> Result<()> {
+    let bad = kernel_log_problems(vm)?;
     if bad.is_empty() {
         Ok(())
     } else {
@@ -414,9 +428,9 @@ pub fn check_flips(vm: &mut Vm, n: u32, refresh_hz: u32) -> Result<()> {
 }
 
 /// Runs the bad-input program and records each of its checks.
-pub fn check_badinput(vm: &mut Vm, rep: &mut Report, skip_vram_fb: bool) {
-    let cmd = if skip_vram_fb {
-        "rbguest badinput --skip-vram-fb"
+pub fn check_badinput(vm: &mut Vm, rep: &mut Report, c_bochs: bool) {
+    let cmd = if c_bochs {
+        "rbguest badinput --c-bochs"
     } else {
         "rbguest badinput"
     };
@@ -528,6 +542,115 @@ pub fn check_cache_param(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()> {
     Ok(())
 }
 
+/// System suspend and resume (s2idle with `pm_test=devices`: the drivers' suspend and resume
+/// hooks run, the platform stays up): the client's picture is back afterwards, and rbochs
+/// shows that the mode-config helpers turned the pipeline off and on again.
+pub fn check_suspend_resume(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()> {
+    let seed = 25;
+    vm.ok(&format!(
+        "rbguest hold 1024x768 {seed} 60 > /tmp/hold.log 2>&1 < /dev/null & echo $! > /tmp/hold.pid"
+    ))?;
+    let res = (|| {
+        wait_guest(vm, "grep -q @@HOLDING /tmp/hold.log")?;
+        let state = |vm: &mut Vm| -> Result<Option<(u64, u64)>> {
+            if drv.module != RBOCHS.module {
+                return Ok(None);
+            }
+            let st = debugfs_state(vm)?;
+            Ok(Some((
+                state_value(&st, "commits")?,
+                state_value(&st, "last_bytes")?,
+            )))
+        };
+        let before = state(vm)?;
+        vm.ok("dmesg -c > /dev/null; echo devices > /sys/power/pm_test && echo freeze > /sys/power/state")
+            .map_err(|e| format!("suspend/resume cycle failed: {e}"))?;
+        let log = vm.ok("dmesg")?;
+        if !log.iter().any(|l| l.contains("PM: suspend exit")) {
+            return Err(format!(
+                "no suspend/resume in the kernel log:\n{}",
+                indent(&log)
+            ));
+        }
+        if let (Some((b, _)), Some((a, last))) = (before, state(vm)?) {
+            // Suspend turns the plane off; resume restores it with a full-frame copy.
+            if a <= b || last != 1024 * 768 * 4 {
+                return Err(format!(
+                    "{} plane updates across suspend/resume, the last copied {last} bytes; \
+                     want a full 1024x768 frame",
+                    a - b
+                ));
+            }
+        }
+        let shot = out.join("resume.png");
+        vm.screendump(&shot)?;
+        Image::load(&shot)?
+            .compare(|x, y| pattern::pixel(seed, x, y))
+            .map_err(|e| format!("after resume {}: {e}", shot.display()))
+    })();
+    let _ = vm.run("kill $(cat /tmp/hold.pid); wait", Duration::from_secs(60));
+    res
+}
+
+/// drm_panic: with `CONFIG_DRM_PANIC_DEBUG`, debugfs makes the panic handler draw its screen
+/// (white on black by default) into the plane's scanout buffer, as a real panic would, through
+/// the driver's `get_scanout_buffer`. The screen must then show it instead of the client's
+/// picture.
+pub fn check_panic(vm: &mut Vm, out: &Path) -> Result<()> {
+    let seed = 27;
+    vm.ok(&format!(
+        "rbguest hold 1024x768 {seed} 60 > /tmp/hold.log 2>&1 < /dev/null & echo $! > /tmp/hold.pid"
+    ))?;
+    let res = (|| {
+        wait_guest(vm, "grep -q @@HOLDING /tmp/hold.log")?;
+        vm.ok("echo 1 > $(ls /sys/kernel/debug/dri/*/drm_panic_plane_0 | head -n1)")?;
+        let shot = out.join("panic.png");
+        vm.screendump(&shot)?;
+        let img = Image::load(&shot)?;
+        let count = |c: u32| img.pixels.iter().filter(|&&p| p & 0xff_ffff == c).count();
+        let (black, white, all) = (count(0), count(0xff_ffff), img.pixels.len());
+        println!("INFO panic screen: {black} black and {white} white of {all} pixels");
+        if black * 10 < all * 8 || white == 0 {
+            return Err(format!(
+                "{}: no panic screen ({black} black, {white} white of {all} pixels)",
+                shot.display()
+            ));
+        }
+        Ok(())
+    })();
+    let _ = vm.run("kill $(cat /tmp/hold.pid); wait", Duration::from_secs(60));
+    res
+}
+
+/// System shutdown turns the display off: halt the guest while a client shows a picture, and
+/// the screen no longer shows it. Ends the guest.
+pub fn check_shutdown(vm: &mut Vm, out: &Path) -> Result<()> {
+    let seed = 26;
+    vm.ok(&format!(
+        "rbguest hold 1024x768 {seed} 60 > /tmp/hold.log 2>&1 < /dev/null & echo $! > /tmp/hold.pid"
+    ))?;
+    wait_guest(vm, "grep -q @@HOLDING /tmp/hold.log")?;
+    let shot = out.join("before-halt.png");
+    vm.screendump(&shot)?;
+    Image::load(&shot)?
+        .compare(|x, y| pattern::pixel(seed, x, y))
+        .map_err(|e| format!("before halt {}: {e}", shot.display()))?;
+    vm.send("halt -f")?;
+    vm.wait_for(|l| l.contains("System halted"), Duration::from_secs(60))?;
+    let shot = out.join("after-halt.png");
+    vm.screendump(&shot)?;
+    let img = Image::load(&shot)?;
+    if (img.width, img.height) == (1024, 768)
+        && img.compare(|x, y| pattern::pixel(seed, x, y)).is_ok()
+    {
+        return Err(format!(
+            "{}: the picture is still shown after shutdown",
+            shot.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Guest shell test: fbcon is bound to a framebuffer (the test kernels have no /dev/fb*).
 pub const FBCON_BOUND: &str =
     "grep -qs 1 $(grep -ls 'frame buffer' /sys/class/vtconsole/*/name | sed 's/name$/bind/')";
@@ -562,6 +685,20 @@ pub fn check_kmemleak(vm: &mut Vm) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Boots a suite's guest, has kmemleak forget boot-time objects, and loads `drv`.
+fn boot_and_load(
+    cfg: &VmConfig,
+    name: &str,
+    display: String,
+    drv: &Driver,
+    rep: &mut Report,
+) -> Option<Vm> {
+    let mut vm = boot_suite(cfg, name, display, rep)?;
+    let _ = vm.run("echo clear > /sys/kernel/debug/kmemleak", Duration::from_secs(60));
+    rep.record("load", vm.ok(&format!("modprobe {}", drv.module)).map(|_| ()));
+    Some(vm)
 }
 
 fn boot_suite(cfg: &VmConfig, name: &str, display: String, rep: &mut Report) -> Option<Vm> {
@@ -666,8 +803,252 @@ pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report
     if drv.module == RBOCHS.module {
         rep.record("vram-cache-param", check_cache_param(&mut vm, &out, drv));
     }
+    rep.record("suspend-resume", check_suspend_resume(&mut vm, &out, drv));
+    rep.record("drm-panic", check_panic(&mut vm, &out));
     rep.record("kmemleak", check_kmemleak(&mut vm));
     rep.record("kernel-log", check_kernel_log(&mut vm));
+    // QEMU's bochs-display keeps showing its last frame when the output is disabled, so only
+    // std-VGA (which falls back to text mode) shows from the host that shutdown turned it off.
+    if device == "VGA" {
+        rep.record("shutdown", check_shutdown(&mut vm, &out));
+    }
+    vm.shutdown()
+}
+
+/// Unbind/bind and unload/reload cycles, each while fbcon is bound and a client holds an open
+/// file and a mapped dumb buffer on the screen: the client gets errors, never a crash; an
+/// unload is refused (EBUSY) while the client holds the file; nothing leaks.
+pub fn stress_suite(cfg: &VmConfig, drv: &Driver, cycles: u32, rep: &mut Report) -> Result<()> {
+    let name = format!("{}-stress", drv.module);
+    let Some(mut vm) = boot_and_load(cfg, &name, "VGA".into(), drv, rep) else {
+        return Ok(());
+    };
+    let out = cfg.workdir.join(&name);
+    let dev = pci_name(&mut vm)?;
+    let d = format!("/sys/bus/pci/drivers/{}", drv.driver_dir());
+    // One shell loop per kind of cycle: a round trip over the serial line per step would
+    // take longer than the cycles themselves.
+    let client = "rbguest hold 1024x768 7 600 > /tmp/h.log 2>&1 < /dev/null & p=$!; \
+         for j in $(seq 200); do grep -q @@HOLDING /tmp/h.log && break; sleep 0.05; done; \
+         grep -q @@HOLDING /tmp/h.log || { echo \"cycle $i: client did not start\"; cat /tmp/h.log; exit 1; }";
+    let ready = format!(
+        "for j in $(seq 200); do ls /dev/dri/card* >/dev/null 2>&1 && {FBCON_BOUND} && break; sleep 0.05; done; \
+         ls /dev/dri/card* >/dev/null 2>&1 && {FBCON_BOUND} || {{ echo \"cycle $i: no card or fbcon\"; exit 1; }}"
+    );
+    let rebind = format!(
+        "for i in $(seq {cycles}); do {client}; \
+         echo {dev} > {d}/unbind && echo {dev} > {d}/bind || {{ echo \"cycle $i: rebind failed\"; exit 1; }}; \
+         {ready}; kill $p; wait $p; done; echo STRESS-DONE"
+    );
+    let r = vm.run(&format!("( {rebind} )"), Duration::from_secs(1800));
+    rep.record("unbind-bind-cycles", stress_result(r, cycles));
+    let m = drv.module;
+    let reload = format!(
+        "for i in $(seq {cycles}); do {client}; \
+         if rmmod {m} 2>/dev/null; then echo \"cycle $i: unloaded while a client holds the card\"; exit 1; fi; \
+         kill $p; wait $p; \
+         rmmod {m} && modprobe {m} || {{ echo \"cycle $i: reload failed\"; exit 1; }}; \
+         {ready}; done; echo STRESS-DONE"
+    );
+    let r = vm.run(&format!("( {reload} )"), Duration::from_secs(1800));
+    rep.record("rmmod-insmod-cycles", stress_result(r, cycles));
+    rep.record("kmemleak", check_kmemleak(&mut vm));
+    rep.record("kernel-log", check_kernel_log(&mut vm));
+    rep.record(
+        "pattern-after",
+        check_pattern(&mut vm, &out, (1024, 768), 52),
+    );
+    vm.shutdown()
+}
+
+fn stress_result(r: Result<(i32, Vec<String>)>, cycles: u32) -> Result<()> {
+    let (rc, out) = r?;
+    if rc != 0 || !out.iter().any(|l| l.contains("STRESS-DONE")) {
+        return Err(format!(
+            "exited {rc}:\n{}",
+            indent(&out[out.len().saturating_sub(20)..])
+        ));
+    }
+    println!("INFO {cycles} cycles");
+    Ok(())
+}
+
+/// Hot-unplug: the display sits on a PCIe root port; QMP `device_del` removes it while a
+/// client draws, `device_add` brings it back, and the driver binds it and shows the console.
+/// QEMU's std-VGA cannot be hot-plugged; bochs-display (same device ID, display class) can,
+/// into a second port (see the comment at `device_add`).
+pub fn hotplug_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
+    let name = format!("{}-hotplug", drv.module);
+    let display = "pcie-root-port,id=rp0,chassis=1,slot=1;pcie-root-port,id=rp1,chassis=2,slot=2;\
+                   bochs-display,bus=rp0,id=disp"
+        .to_string();
+    let Some(mut vm) = boot_suite(cfg, &name, display, rep) else {
+        return Ok(());
+    };
+    let out = cfg.workdir.join(&name);
+    let _ = vm.run(
+        "echo clear > /sys/kernel/debug/kmemleak",
+        Duration::from_secs(60),
+    );
+    rep.record(
+        "load",
+        vm.ok(&format!("modprobe {}", drv.module))
+            .and_then(|_| wait_guest(&mut vm, FBCON_BOUND)),
+    );
+    let present = "grep -qs 0x1111 /sys/bus/pci/devices/*/device";
+    let unplug = (|| {
+        vm.ok("rbguest hold 1024x768 9 20 > /tmp/h.log 2>&1 < /dev/null & echo $! > /tmp/h.pid")?;
+        wait_guest(&mut vm, "grep -q @@HOLDING /tmp/h.log")?;
+        vm.qmp_execute("device_del", json!({ "id": "disp" }))?;
+        // pciehp waits out the attention button's 5 s before it removes the device.
+        vm.ok(&format!(
+            "for i in $(seq 300); do {present} || break; sleep 0.1; done; ! {present}"
+        ))
+        .map_err(|e| format!("the device did not go away: {e}"))?;
+        let client = vm.ok("wait $(cat /tmp/h.pid); cat /tmp/h.log")?;
+        println!("INFO client after unplug: {}", client.join(" | "));
+        Ok(())
+    })();
+    rep.record("unplug-while-drawing", unplug);
+    let replug = (|| {
+        vm.qmp_execute(
+            "device_add",
+            // Into the other port: QEMU 10.0 never frees an unplugged bochs-display's video
+            // memory, and a new one at the same address aborts on the duplicate RAM block.
+            json!({ "driver": "bochs-display", "bus": "rp1", "id": "disp2" }),
+        )?;
+        vm.ok(&format!(
+            "for i in $(seq 300); do {present} && break; sleep 0.1; done; {present}"
+        ))
+        .map_err(|e| format!("the device did not come back: {e}"))?;
+        wait_guest(&mut vm, "ls /dev/dri/card* > /dev/null 2>&1")?;
+        wait_guest(&mut vm, FBCON_BOUND)?;
+        check_pattern(&mut vm, &out, (1024, 768), 53)
+    })();
+    rep.record("replug", replug);
+    rep.record("kmemleak", check_kmemleak(&mut vm));
+    let log = vm.ok("dmesg -c")?;
+    let bad: Vec<&String> = log
+        .iter()
+        .filter(|l| BAD_LOG.iter().any(|p| l.contains(p)))
+        .collect();
+    if bad.is_empty() {
+        rep.record("kernel-log", Ok(()));
+    } else if pciehp_lockdep_only(&log) {
+        // Lockdep then switches itself off for the rest of the boot: say so.
+        rep.skip(
+            "kernel-log",
+            "Linux 7.3's pciehp reports a lock-order problem of its own (ctrl->reset_lock vs \
+             pci_rescan_remove_lock) on unplug; no display driver code is involved, and \
+             lockdep is off after it",
+        );
+    } else {
+        rep.record(
+            "kernel-log",
+            Err(format!("kernel log reports problems:\n{}", indent(&log))),
+        );
+    }
+    vm.shutdown()
+}
+
+/// Whether the only problem in `log` is pciehp's own lockdep report about its reset lock and
+/// the PCI rescan lock, with no DRM or display driver function in it.
+fn pciehp_lockdep_only(log: &[String]) -> bool {
+    let bad = |l: &&String| BAD_LOG.iter().any(|p| l.contains(p));
+    let only_lockdep = log
+        .iter()
+        .filter(bad)
+        .all(|l| l.contains("possible circular locking dependency") || l.contains("Call trace:"));
+    let text = log.join("\n");
+    only_lockdep
+        && text.contains("pciehp_ist")
+        && text.contains("pci_rescan_remove_lock")
+        && !["drm_", "bochs"].iter().any(|d| {
+            let start = text.find("possible circular locking").unwrap_or(0);
+            text[start..].lines().take(120).any(|l| l.contains(d))
+        })
+}
+
+/// Seed of the fuzz runs in `make check` (`FUZZ_SEED` overrides; `make fuzz` picks its own).
+pub fn fuzz_seed() -> u64 {
+    std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261125)
+}
+
+/// Calls per fuzz run (`FUZZ_CALLS` overrides).
+pub fn fuzz_calls() -> u64 {
+    std::env::var("FUZZ_CALLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// The ioctl fuzzer against `drv` on the debug kernel: the run must end, and the kernel must
+/// report nothing (KASAN, lockdep, WARN, oops, hung task, leaks). Failures name the seed.
+pub fn fuzz_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
+    let name = format!("{}-fuzz", drv.module);
+    let Some(mut vm) = boot_and_load(cfg, &name, format!("VGA,xres={XRES},yres={YRES}"), drv, rep)
+    else {
+        return Ok(());
+    };
+    let (seed, calls) = (fuzz_seed(), fuzz_calls());
+    let again = format!("reproduce with FUZZ_SEED={seed} FUZZ_CALLS={calls}");
+    let run = vm
+        .run(
+            &format!("rbguest fuzz {seed} {calls}"),
+            Duration::from_secs(3600),
+        )
+        .and_then(|(rc, out)| {
+            let summary = out.iter().find(|l| l.starts_with("FUZZ ")).cloned();
+            match (rc, summary) {
+                (0, Some(s)) => {
+                    println!("INFO {s}");
+                    for l in out.iter().filter(|l| l.starts_with("FUZZ-IOCTL")) {
+                        println!("INFO   {l}");
+                    }
+                    Ok(())
+                }
+                _ => Err(format!("the fuzzer exited {rc}:\n{}", indent(&out))),
+            }
+        });
+    rep.record("ioctls", run.map_err(|e| format!("{e}\n{again}")));
+    let bad = kernel_log_problems(&mut vm)?;
+    // Linux 7.3's C bochs accepts modes too slow for its vblank timer; every commit on one
+    // then times out waiting for a vblank and warns. rbochs refuses such modes (the CRTC's
+    // mode check). That warning on C bochs is the reference's bug, reported as a skip.
+    let known =
+        |l: &String| l.contains("drm_atomic_helper_wait_for_vblanks") || l.contains("Call trace:");
+    if drv.module == C_BOCHS.module && !bad.is_empty() && bad.iter().all(known) {
+        let n = bad.iter().filter(|l| l.contains("WARNING")).count();
+        rep.skip(
+            "kernel-log",
+            &format!(
+                "C bochs's own bug: {n} vblank-wait timeouts on modes too slow for its vblank \
+                 timer (rbochs refuses those modes)"
+            ),
+        );
+    } else if bad.is_empty() {
+        rep.record("kernel-log", Ok(()));
+    } else {
+        rep.record(
+            "kernel-log",
+            Err(format!(
+                "kernel log reports problems:\n{}{again}",
+                indent(&bad)
+            )),
+        );
+    }
+    rep.record(
+        "kmemleak",
+        check_kmemleak(&mut vm).map_err(|e| format!("{e}\n{again}")),
+    );
+    // The device still works afterwards.
+    rep.record(
+        "pattern-after",
+        check_pattern(&mut vm, &cfg.workdir.join(&name), (1024, 768), 51),
+    );
     vm.shutdown()
 }
 
@@ -1041,6 +1422,14 @@ mod tests {
                 ("rust_drm_kms_damage.empty".to_string(), false)
             ]
         );
+    }
+
+    #[test]
+    fn fnv1a_vectors() {
+        // The published 64-bit FNV-1a test vectors; the KMS sample computes the same.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct VmConfig {
     pub arch: String,
     pub kernel: PathBuf,
     pub initrd: PathBuf,
-    /// The display device with its options, as given to `-device`.
+    /// The display device with its options, as given to `-device`; several separated by `;`.
     pub display: String,
     /// Extra kernel command line.
     pub append: String,
@@ -105,8 +105,11 @@ impl VmConfig {
             )
             .trim(),
         );
-        push("-device");
-        push(&self.display);
+        // `;` separates devices: a display behind a PCIe root port is two.
+        for dev in self.display.split(';') {
+            push("-device");
+            push(dev);
+        }
         a
     }
 }
@@ -318,6 +321,11 @@ impl Vm {
             self.qmp = Some(Qmp::connect(&self.qmp_path)?);
         }
         Ok(self.qmp.as_mut().expect("just connected"))
+    }
+
+    /// Runs a QMP command (e.g. `device_del`) and returns its result.
+    pub fn qmp_execute(&mut self, cmd: &str, args: serde_json::Value) -> Result<serde_json::Value> {
+        self.qmp()?.execute(cmd, args)
     }
 
     /// Saves what the emulated display shows as a PNG.

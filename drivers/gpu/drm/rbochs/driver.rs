@@ -10,8 +10,7 @@ use kernel::{
         DeviceContext, //
     },
     drm::{
-        self,
-        gem,
+        self, gem,
         kms::{
             self,
             connector::{
@@ -70,7 +69,7 @@ pub(crate) struct RegData<'a> {
 
 /// What the PCI binding holds: the registered DRM device.
 pub(crate) struct RbochsPciData<'bound> {
-    _reg: kms::Registration<'bound, RbochsDriver>,
+    reg: kms::Registration<'bound, RbochsDriver>,
 }
 
 /// Per-file data (no driver-specific ioctls).
@@ -211,6 +210,24 @@ impl pci::Driver for RbochsPciDriver {
         });
 
         let reg = kms::Registration::new(pdev.as_ref(), drm, reg_data, 0)?;
-        Ok(RbochsPciData { _reg: reg })
+        Ok(RbochsPciData { reg })
+    }
+
+    fn shutdown<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        this.reg.shutdown();
+    }
+
+    fn suspend<'bound>(
+        _pdev: &'bound pci::Device<Core<'_>>,
+        this: Pin<&Self::Data<'bound>>,
+    ) -> Result {
+        this.reg.suspend()
+    }
+
+    fn resume<'bound>(
+        _pdev: &'bound pci::Device<Core<'_>>,
+        this: Pin<&Self::Data<'bound>>,
+    ) -> Result {
+        this.reg.resume()
     }
 }

@@ -104,7 +104,10 @@ impl Stats {
 }
 
 /// Runs `f` with the bound resources, unless the device is gone.
-fn with_hw<R>(dev: &drm::Device<RbochsDriver, Ioctl>, f: impl FnOnce(&RegData<'_>) -> R) -> Option<R> {
+fn with_hw<R>(
+    dev: &drm::Device<RbochsDriver, Ioctl>,
+    f: impl FnOnce(&RegData<'_>) -> R,
+) -> Option<R> {
     let guard = dev.registration_guard()?;
     Some(guard.registration_data_with(|data| f(data)))
 }
@@ -165,7 +168,11 @@ impl DriverPlane for Primary {
                     }
                 }
             }
-            data.hw.set_base(new.crtc_x().max(0) as u32, new.crtc_y().max(0) as u32, pitch);
+            data.hw.set_base(
+                new.crtc_x().max(0) as u32,
+                new.crtc_y().max(0) as u32,
+                pitch,
+            );
             data.hw.set_format(fb.format());
             let s = &data.stats;
             s.commits.fetch_add(1, Ordering::Relaxed);
@@ -193,12 +200,20 @@ pub(crate) struct Pipe;
 impl DriverCrtc for Pipe {
     type Driver = RbochsDriver;
 
-    fn mode_set_nofb(_crtc: &Crtc<Self>, dev: &drm::Device<RbochsDriver, Ioctl>, state: &CrtcState) {
+    fn mode_set_nofb(
+        _crtc: &Crtc<Self>,
+        dev: &drm::Device<RbochsDriver, Ioctl>,
+        state: &CrtcState,
+    ) {
         let mode = state.mode();
         with_hw(dev, |data| {
             data.hw.set_mode(mode.hdisplay(), mode.vdisplay());
-            data.stats.width.store(mode.hdisplay().into(), Ordering::Relaxed);
-            data.stats.height.store(mode.vdisplay().into(), Ordering::Relaxed);
+            data.stats
+                .width
+                .store(mode.hdisplay().into(), Ordering::Relaxed);
+            data.stats
+                .height
+                .store(mode.vdisplay().into(), Ordering::Relaxed);
         });
     }
 

@@ -10,8 +10,7 @@ use super::{
     ModeConfig, //
 };
 use crate::{
-    bindings,
-    container_of,
+    bindings, container_of,
     drm::{
         self,
         Ioctl, //
@@ -61,7 +60,7 @@ pub trait DriverConnector: Send + Sync + Sized {
 ///
 /// # Invariants
 ///
-/// `connector` is initialised with [`Connector::FUNCS`], allocated by [`Connector::new`] and
+/// `connector` is initialised with `Connector::FUNCS`, allocated by [`Connector::new`] and
 /// freed by the DRM core through the `destroy` hook when the device goes away.
 #[repr(C)]
 #[pin_data]
@@ -83,11 +82,12 @@ impl<T: DriverConnector> Connector<T> {
         ..unsafe { core::mem::zeroed() }
     };
 
-    const HELPER_FUNCS: bindings::drm_connector_helper_funcs = bindings::drm_connector_helper_funcs {
-        get_modes: Some(Self::get_modes_callback),
-        // SAFETY: All other members are optional function pointers, for which zero is `None`.
-        ..unsafe { core::mem::zeroed() }
-    };
+    const HELPER_FUNCS: bindings::drm_connector_helper_funcs =
+        bindings::drm_connector_helper_funcs {
+            get_modes: Some(Self::get_modes_callback),
+            // SAFETY: All other members are optional function pointers, for which zero is `None`.
+            ..unsafe { core::mem::zeroed() }
+        };
 
     /// Creates a connector of `kind`, with the EDID property attached.
     pub fn new<'a>(

@@ -16,7 +16,8 @@ use super::{
         Plane, //
     },
     KmsDriver,
-    ModeConfig, //
+    ModeConfig,
+    ModeStatus, //
 };
 use crate::{
     bindings,
@@ -67,7 +68,7 @@ pub trait DriverCrtc: Send + Sync + Sized {
 ///
 /// # Invariants
 ///
-/// `crtc` is an initialised `struct drm_crtc` with [`Crtc::FUNCS`], allocated by [`Crtc::new`]
+/// `crtc` is an initialised `struct drm_crtc` with `Crtc::FUNCS`, allocated by [`Crtc::new`]
 /// and freed by the DRM core through the `destroy` hook when the device goes away.
 #[repr(C)]
 #[pin_data]
@@ -101,6 +102,7 @@ impl<T: DriverCrtc> Crtc<T> {
         } else {
             None
         },
+        mode_valid: Some(Self::mode_valid_callback),
         atomic_check: Some(Self::atomic_check_callback),
         atomic_flush: Some(bindings::drm_crtc_vblank_atomic_flush),
         atomic_enable: Some(Self::atomic_enable_callback),
@@ -192,6 +194,23 @@ impl<T: DriverCrtc> Crtc<T> {
         });
     }
 
+    extern "C" fn mode_valid_callback(
+        crtc: *mut bindings::drm_crtc,
+        mode: *const bindings::drm_display_mode,
+    ) -> bindings::drm_mode_status {
+        // SAFETY: The DRM core passes a mode that is valid and unchanged for the call.
+        let mode = unsafe { DisplayMode::from_raw(mode) };
+        let status = refresh_status(mode.vrefresh());
+        if status != ModeStatus::OK || !<T::Driver as KmsDriver>::HAS_MODE_VALID {
+            return status.as_raw();
+        }
+        // SAFETY: `crtc` is a valid CRTC whose device is a `T::Driver` device, alive for the
+        // call.
+        let dev = unsafe { drm::Device::<T::Driver>::from_raw((*crtc).dev) };
+        // The device-wide filter applies to modes userspace makes up, not just to probed ones.
+        T::Driver::mode_valid(dev, mode).as_raw()
+    }
+
     extern "C" fn atomic_check_callback(
         crtc: *mut bindings::drm_crtc,
         state: *mut bindings::drm_atomic_commit,
@@ -224,7 +243,9 @@ impl<T: DriverCrtc> Crtc<T> {
         _state: *mut bindings::drm_atomic_commit,
     ) {
         // SAFETY: `crtc` belongs to a `Crtc<T>` of a registered device.
-        T::atomic_enable(unsafe { Self::from_raw(crtc) }, unsafe { Self::ioctl_dev(crtc) });
+        T::atomic_enable(unsafe { Self::from_raw(crtc) }, unsafe {
+            Self::ioctl_dev(crtc)
+        });
         // SAFETY: The CRTC is valid and vblank was initialised for it.
         unsafe { bindings::drm_crtc_vblank_on(crtc) };
     }
@@ -236,7 +257,37 @@ impl<T: DriverCrtc> Crtc<T> {
         // SAFETY: The CRTC is valid and vblank was initialised for it.
         unsafe { bindings::drm_crtc_vblank_off(crtc) };
         // SAFETY: `crtc` belongs to a `Crtc<T>` of a registered device.
-        T::atomic_disable(unsafe { Self::from_raw(crtc) }, unsafe { Self::ioctl_dev(crtc) });
+        T::atomic_disable(unsafe { Self::from_raw(crtc) }, unsafe {
+            Self::ioctl_dev(crtc)
+        });
+    }
+}
+
+/// Slowest refresh rate, in Hz, the software vblank timer serves: the atomic helpers wait at
+/// most 100 ms for a vblank, so a slower mode would time out (with a kernel warning) on every
+/// commit.
+pub const MIN_REFRESH_HZ: i32 = 20;
+/// Fastest refresh rate, in Hz: beyond it the vblank timer would flood the CPU.
+pub const MAX_REFRESH_HZ: i32 = 1000;
+
+/// Whether the vblank timer can pace a mode refreshing `hz` times a second.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::drm::kms::{crtc::refresh_status, ModeStatus};
+///
+/// assert_eq!(refresh_status(60), ModeStatus::OK);
+/// assert_eq!(refresh_status(0), ModeStatus::CLOCK_LOW);
+/// assert_eq!(refresh_status(100_000), ModeStatus::CLOCK_HIGH);
+/// ```
+pub fn refresh_status(hz: i32) -> ModeStatus {
+    if hz < MIN_REFRESH_HZ {
+        ModeStatus::CLOCK_LOW
+    } else if hz > MAX_REFRESH_HZ {
+        ModeStatus::CLOCK_HIGH
+    } else {
+        ModeStatus::OK
     }
 }
 

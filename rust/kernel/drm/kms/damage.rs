@@ -190,7 +190,12 @@ mod tests {
 
     #[test]
     fn empty_and_inverted_rects() {
-        let inverted = Rect { x1: 5, y1: 5, x2: 1, y2: 9 };
+        let inverted = Rect {
+            x1: 5,
+            y1: 5,
+            x2: 1,
+            y2: 9,
+        };
         assert_eq!(inverted.width(), 0);
         assert!(inverted.is_empty());
         assert!(!inverted.is_within(100, 100));

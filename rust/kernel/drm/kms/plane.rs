@@ -71,7 +71,7 @@ pub trait DriverPlane: Send + Sync + Sized {
 ///
 /// # Invariants
 ///
-/// `plane` is an initialised `struct drm_plane` whose `funcs` are [`Plane::FUNCS`]; the object
+/// `plane` is an initialised `struct drm_plane` whose `funcs` are `Plane::FUNCS`; the object
 /// was allocated by [`Plane::new_primary`] and is freed by the DRM core through the `destroy`
 /// hook when the device goes away.
 #[repr(C)]
@@ -434,15 +434,18 @@ impl PlaneState {
         // SAFETY: By the invariant of `ClipSource`, the `rows` source lines are mapped for the
         // duration of the commit, during which `self` is borrowed; they are framebuffer memory,
         // not the scanout mapping.
-        unsafe {
-            dst.copy_rows_from(dst_off, dst_pitch, src.ptr, src.pitch, src.line, src.rows)?
-        };
+        unsafe { dst.copy_rows_from(dst_off, dst_pitch, src.ptr, src.pitch, src.line, src.rows)? };
         Ok(src.line * src.rows)
     }
 
     /// Like [`PlaneState::copy_clip`], into memory the kernel owns (e.g. a buffer of a virtual
     /// display): `dst` holds an image of `dst_pitch` bytes per line.
-    pub fn copy_clip_to_slice(&self, clip: &Rect, dst: &mut [u8], dst_pitch: usize) -> Result<usize> {
+    pub fn copy_clip_to_slice(
+        &self,
+        clip: &Rect,
+        dst: &mut [u8],
+        dst_pitch: usize,
+    ) -> Result<usize> {
         let src = self.clip_source(clip)?;
         let dst_off = src.dst_offset(dst_pitch)?;
         let end = super::damage::rows_end(dst_off, dst_pitch, src.line, src.rows).ok_or(ERANGE)?;

@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A seeded ioctl fuzzer for /dev/dri/card0: random and edge-case arguments for the KMS and GEM
+//! ioctls a simple display driver exposes. The same seed gives the same call sequence, so a
+//! failure reproduces with `rbguest fuzz SEED N`.
+//!
+//! The fuzzer itself only checks that every call returns (success or an errno); the host
+//! checks the kernel log (KASAN, lockdep, WARN, oops) and kmemleak afterwards.
+
+use std::collections::BTreeMap;
+use std::os::fd::BorrowedFd;
+
+use drm_ffi::mode;
+use drm_ffi::{drm_clip_rect, drm_mode_modeinfo};
+
+/// xorshift64*: small, fast and reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<T: Copy>(&mut self, v: &[T]) -> Option<T> {
+        (!v.is_empty()).then(|| v[self.below(v.len() as u64) as usize])
+    }
+
+    /// A 32-bit value that is often on an edge: 0, 1, powers of two, maxima, or small.
+    fn edgy32(&mut self) -> u32 {
+        match self.below(10) {
+            0 => 0,
+            1 => 1,
+            2 => u32::MAX,
+            3 => i32::MAX as u32,
+            4 => 1 << self.below(32),
+            5 => (1 << self.below(32)) - 1,
+            6 => self.below(4096) as u32,
+            7 => 0x8000_0000 | self.below(16) as u32,
+            _ => self.next() as u32,
+        }
+    }
+
+    /// A size in pixels: mostly plausible, sometimes absurd.
+    fn dim(&mut self) -> u32 {
+        if self.chance(80) {
+            1 + self.below(2048) as u32
+        } else {
+            self.edgy32()
+        }
+    }
+
+    /// A signed coordinate, sometimes far outside any framebuffer.
+    fn coord(&mut self) -> i32 {
+        if self.chance(70) {
+            self.below(2200) as i32 - 100
+        } else {
+            self.edgy32() as i32
+        }
+    }
+}
+
+/// What the fuzzer knows about the device and what it has created.
+struct World {
+    crtcs: Vec<u32>,
+    connectors: Vec<u32>,
+    planes: Vec<u32>,
+    /// Properties per object: (object id, object type, property ids).
+    props: Vec<(u32, u32, Vec<u32>)>,
+    /// Property ids by object type and name (`FB_ID` of planes, `MODE_ID` of CRTCs...).
+    named: BTreeMap<(u32, String), u32>,
+    modes: Vec<drm_mode_modeinfo>,
+    dumbs: Vec<(u32, u32, u32, u32)>, // handle, width, height, pitch
+    /// Framebuffers: id, width, height.
+    fbs: Vec<(u32, u32, u32)>,
+    blobs: Vec<u32>,
+}
+
+const FORMATS: [u32; 5] = [
+    0x3432_5258, // XRGB8888
+    0x3432_5842, // BGRX8888
+    0x3432_5241, // ARGB8888
+    0x3631_4752, // RGB565
+    0x3231_564e, // NV12
+];
+
+/// Largest dumb buffer the fuzzer keeps (bytes); framebuffers pin their buffers' pages.
+const MAX_KEPT: u64 = 8 << 20;
+
+const OBJ_CRTC: u32 = 0xcccc_cccc;
+const OBJ_CONNECTOR: u32 = 0xc0c0_c0c0;
+const OBJ_PLANE: u32 = 0xeeee_eeee;
+
+impl World {
+    fn discover(fd: BorrowedFd<'_>) -> Result<World, String> {
+        let (mut crtcs, mut connectors) = (Vec::new(), Vec::new());
+        mode::get_resources(fd, None, Some(&mut crtcs), Some(&mut connectors), None)
+            .map_err(|e| format!("GETRESOURCES: {e}"))?;
+        let mut planes = Vec::new();
+        let _ = drm_ffi::set_capability(fd, 2 /* DRM_CLIENT_CAP_UNIVERSAL_PLANES */, true);
+        let _ = drm_ffi::set_capability(fd, 3 /* DRM_CLIENT_CAP_ATOMIC */, true);
+        mode::get_plane_resources(fd, Some(&mut planes))
+            .map_err(|e| format!("GETPLANERESOURCES: {e}"))?;
+        let mut props = Vec::new();
+        let mut named = BTreeMap::new();
+        let objs = crtcs
+            .iter()
+            .map(|&c| (c, OBJ_CRTC))
+            .chain(connectors.iter().map(|&c| (c, OBJ_CONNECTOR)))
+            .chain(planes.iter().map(|&p| (p, OBJ_PLANE)));
+        for (id, ty) in objs {
+            let (mut ids, mut vals) = (Vec::new(), Vec::new());
+            if mode::get_properties(fd, id, ty, Some(&mut ids), Some(&mut vals)).is_ok() {
+                for &p in &ids {
+                    if let Ok(info) = mode::get_property(fd, p, None, None) {
+                        let name: Vec<u8> = info
+                            .name
+                            .iter()
+                            .take_while(|&&c| c != 0)
+                            .map(|&c| c as u8)
+                            .collect();
+                        named.insert((ty, String::from_utf8_lossy(&name).into_owned()), p);
+                    }
+                }
+                props.push((id, ty, ids));
+            }
+        }
+        let mut modes = Vec::new();
+        for &c in &connectors {
+            let mut m = Vec::new();
+            if mode::get_connector(fd, c, None, None, Some(&mut m), None, false).is_ok() {
+                modes.extend(m);
+            }
+        }
+        Ok(World {
+            crtcs,
+            connectors,
+            planes,
+            props,
+            named,
+            modes,
+            dumbs: Vec::new(),
+            fbs: Vec::new(),
+            blobs: Vec::new(),
+        })
+    }
+
+    /// A valid id from `pool` most of the time, otherwise anything.
+    fn id(&self, rng: &mut Rng, pool: &[u32]) -> u32 {
+        match rng.pick(pool) {
+            Some(v) if rng.chance(85) => v,
+            _ => rng.edgy32(),
+        }
+    }
+
+    fn fb(&self, rng: &mut Rng) -> u32 {
+        if rng.chance(10) {
+            0
+        } else {
+            let ids: Vec<u32> = self.fbs.iter().map(|f| f.0).collect();
+            self.id(rng, &ids)
+        }
+    }
+
+    fn prop(&self, ty: u32, name: &str) -> Option<u32> {
+        self.named.get(&(ty, name.to_string())).copied()
+    }
+
+    fn mode(&self, rng: &mut Rng) -> drm_mode_modeinfo {
+        let mut m = rng.pick(&self.modes).unwrap_or_default();
+        if rng.chance(30) {
+            // Mangle a timing field or two.
+            for _ in 0..=rng.below(3) {
+                let v = rng.edgy32() as u16;
+                match rng.below(8) {
+                    0 => m.hdisplay = v,
+                    1 => m.vdisplay = v,
+                    2 => m.htotal = v,
+                    3 => m.vtotal = v,
+                    4 => m.hsync_start = v,
+                    5 => m.vsync_end = v,
+                    6 => m.clock = rng.edgy32(),
+                    _ => m.flags = rng.edgy32(),
+                }
+            }
+        }
+        m
+    }
+
+    /// A property value: ids of the right kinds, coordinates in 16.16, blobs, or noise.
+    fn value(&self, rng: &mut Rng) -> u64 {
+        match rng.below(8) {
+            0 => u64::from(self.fb(rng)),
+            1 => u64::from(self.id(rng, &self.crtcs)),
+            2 => u64::from(self.id(rng, &self.blobs)),
+            3 => u64::from(rng.dim()) << 16,
+            4 => (rng.coord() as i64 as u64) << 16,
+            5 => rng.below(2),
+            6 => u64::from(rng.edgy32()),
+            _ => rng.next(),
+        }
+    }
+}
+
+/// Runs `n` random calls with `seed`; prints a summary line per ioctl and `FUZZ ...` at the end.
+pub fn run(fd: BorrowedFd<'_>, seed: &str, n: &str) -> Result<(), String> {
+    let seed: u64 = seed
+        .parse()
+        .map_err(|e| format!("bad seed '{seed}': {e}"))?;
+    let n: u64 = n.parse().map_err(|e| format!("bad count '{n}': {e}"))?;
+    let mut rng = Rng::new(seed);
+    let mut w = World::discover(fd)?;
+    rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::RDWR)
+        .map_err(|e| format!("O_NONBLOCK: {e}"))?;
+    let mut stats: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
+    for i in 0..n {
+        let (name, ok) = step(fd, &mut rng, &mut w);
+        let e = stats.entry(name).or_default();
+        if ok {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+        if i % 64 == 0 {
+            drain_events(fd);
+        }
+    }
+    // Leave nothing behind: the host's leak check runs after us.
+    for fb in w.fbs.drain(..) {
+        let _ = mode::rm_fb(fd, fb.0);
+    }
+    for (h, ..) in w.dumbs.drain(..) {
+        let _ = mode::dumbbuffer::destroy(fd, h);
+    }
+    for b in w.blobs.drain(..) {
+        let _ = mode::destroy_property_blob(fd, b);
+    }
+    drain_events(fd);
+    let (mut ok, mut err) = (0, 0);
+    for (name, (o, e)) in &stats {
+        println!("FUZZ-IOCTL {name}: {o} ok, {e} errors");
+        ok += o;
+        err += e;
+    }
+    println!("FUZZ seed={seed} calls={n} ok={ok} errors={err}");
+    Ok(())
+}
+
+/// A commit a compositor could make: a framebuffer on the primary plane at the mode's size,
+/// with damage clips (valid or not) and now and then a mode change; its values are slightly
+/// off now and then.
+fn plausible_commit(fd: BorrowedFd<'_>, rng: &mut Rng, w: &mut World) -> bool {
+    let (Some(plane), Some(crtc), Some(&(fb, fw, fh))) = (
+        w.planes.first().copied(),
+        w.crtcs.first().copied(),
+        w.fbs.get(rng.below(w.fbs.len().max(1) as u64) as usize),
+    ) else {
+        return false;
+    };
+    let mut props: Vec<(u32, u32, u64)> = Vec::new(); // object, property, value
+    let mut new_blobs = Vec::new();
+    let mut set = |obj: u32, ty: u32, name: &str, v: u64, rng: &mut Rng| {
+        if let Some(p) = w.prop(ty, name) {
+            let v = if rng.chance(5) { rng.next() } else { v };
+            props.push((obj, p, v));
+        }
+    };
+    let (mw, mh) = w
+        .modes
+        .first()
+        .map_or((fw, fh), |m| (u32::from(m.hdisplay), u32::from(m.vdisplay)));
+    let (cw, ch) = (fw.min(mw), fh.min(mh));
+    set(plane, OBJ_PLANE, "FB_ID", u64::from(fb), rng);
+    set(plane, OBJ_PLANE, "CRTC_ID", u64::from(crtc), rng);
+    set(plane, OBJ_PLANE, "SRC_X", 0, rng);
+    set(plane, OBJ_PLANE, "SRC_Y", 0, rng);
+    set(plane, OBJ_PLANE, "SRC_W", u64::from(cw) << 16, rng);
+    set(plane, OBJ_PLANE, "SRC_H", u64::from(ch) << 16, rng);
+    set(plane, OBJ_PLANE, "CRTC_X", 0, rng);
+    set(plane, OBJ_PLANE, "CRTC_Y", 0, rng);
+    set(plane, OBJ_PLANE, "CRTC_W", u64::from(cw), rng);
+    set(plane, OBJ_PLANE, "CRTC_H", u64::from(ch), rng);
+    if rng.chance(70) {
+        let mut clips: Vec<u8> = (0..=rng.below(6))
+            .flat_map(|_| {
+                let x = rng.below(u64::from(fw)) as i32;
+                let y = rng.below(u64::from(fh)) as i32;
+                let x2 = x + 1 + rng.below(u64::from(fw) - x as u64) as i32;
+                let y2 = y + 1 + rng.below(u64::from(fh) - y as u64) as i32;
+                if rng.chance(90) {
+                    [x, y, x2, y2]
+                } else {
+                    [rng.coord(), rng.coord(), rng.coord(), rng.coord()]
+                }
+            })
+            .flat_map(i32::to_ne_bytes)
+            .collect();
+        if let Ok(b) = mode::create_property_blob(fd, &mut clips) {
+            new_blobs.push(b.blob_id);
+            set(
+                plane,
+                OBJ_PLANE,
+                "FB_DAMAGE_CLIPS",
+                u64::from(b.blob_id),
+                rng,
+            );
+        }
+    }
+    let mut flags = 0x0200 * u32::from(rng.chance(30)) | 0x01 * u32::from(rng.chance(30));
+    if rng.chance(15) {
+        // A modeset to one of the connector's modes.
+        if let Some(m) = rng.pick(&w.modes) {
+            // SAFETY: `drm_mode_modeinfo` is plain old data.
+            let mut bytes = unsafe {
+                std::slice::from_raw_parts(
+                    (&m as *const drm_mode_modeinfo).cast::<u8>(),
+                    std::mem::size_of::<drm_mode_modeinfo>(),
+                )
+            }
+            .to_vec();
+            if let Ok(b) = mode::create_property_blob(fd, &mut bytes) {
+                new_blobs.push(b.blob_id);
+                set(crtc, OBJ_CRTC, "MODE_ID", u64::from(b.blob_id), rng);
+                set(crtc, OBJ_CRTC, "ACTIVE", 1, rng);
+                if let Some(&c) = w.connectors.first() {
+                    set(c, OBJ_CONNECTOR, "CRTC_ID", u64::from(crtc), rng);
+                }
+                flags |= 0x0400;
+            }
+        }
+    }
+    if rng.chance(10) {
+        flags |= 0x0100; // TEST_ONLY
+    }
+    let mut objs = Vec::new();
+    let mut counts = Vec::new();
+    let mut ids = Vec::new();
+    let mut values = Vec::new();
+    for (obj, p, v) in &props {
+        if objs.last() != Some(obj) {
+            objs.push(*obj);
+            counts.push(0);
+        }
+        *counts.last_mut().expect("pushed above") += 1;
+        ids.push(*p);
+        values.push(*v);
+    }
+    let ok = mode::atomic_commit(fd, flags, &mut objs, &mut counts, &mut ids, &mut values).is_ok();
+    w.blobs.extend(new_blobs);
+    while w.blobs.len() > 32 {
+        let old = w.blobs.remove(0);
+        let _ = mode::destroy_property_blob(fd, old);
+    }
+    ok
+}
+
+/// Reads and drops pending events (page flips, vblanks).
+fn drain_events(fd: BorrowedFd<'_>) {
+    let mut buf = [0u8; 4096];
+    while matches!(rustix::io::read(fd, &mut buf), Ok(n) if n > 0) {}
+}
+
+/// One random call: its name and whether it succeeded.
+fn step(fd: BorrowedFd<'_>, rng: &mut Rng, w: &mut World) -> (&'static str, bool) {
+    match rng.below(16) {
+        0 | 1 => {
+            let (width, height) = (rng.dim(), rng.dim());
+            let bpp = match rng.below(6) {
+                0 => 8,
+                1 => 16,
+                2 => 24,
+                3 | 4 => 32,
+                _ => rng.edgy32(),
+            };
+            let flags = if rng.chance(90) { 0 } else { rng.edgy32() };
+            // Keep memory bounded: at most 8 buffers held.
+            if w.dumbs.len() >= 8 {
+                if let Some((h, ..)) = w.dumbs.pop() {
+                    return ("DESTROY_DUMB", mode::dumbbuffer::destroy(fd, h).is_ok());
+                }
+            }
+            match mode::dumbbuffer::create(fd, width, height, bpp, flags) {
+                Ok(d) if u64::from(d.pitch) * u64::from(height) > MAX_KEPT => {
+                    // Made, but too big to keep: pinned for scanout, a few of these would
+                    // exhaust the guest's memory, which is not what this run is about.
+                    let _ = mode::dumbbuffer::destroy(fd, d.handle);
+                    ("CREATE_DUMB", true)
+                }
+                Ok(d) => {
+                    w.dumbs.push((d.handle, width, height, d.pitch));
+                    ("CREATE_DUMB", true)
+                }
+                Err(_) => ("CREATE_DUMB", false),
+            }
+        }
+        2 => {
+            let handles: Vec<u32> = w.dumbs.iter().map(|d| d.0).collect();
+            let h = w.id(rng, &handles);
+            let ok = mode::dumbbuffer::destroy(fd, h).is_ok();
+            w.dumbs.retain(|d| d.0 != h);
+            ("DESTROY_DUMB", ok)
+        }
+        3 => {
+            let handles: Vec<u32> = w.dumbs.iter().map(|d| d.0).collect();
+            let h = w.id(rng, &handles);
+            let Ok(m) = mode::dumbbuffer::map(fd, h, 0, 0) else {
+                return ("MAP_DUMB", false);
+            };
+            let size = w
+                .dumbs
+                .iter()
+                .find(|d| d.0 == h)
+                .map_or(4096, |d| d.3 as u64 * d.2 as u64);
+            let len = match rng.below(4) {
+                0 => size,
+                1 => size + 4096 * (1 + rng.below(64)),
+                2 => 4096,
+                _ => 1 + rng.below(64 << 20),
+            } as usize;
+            let offset = if rng.chance(80) {
+                m.offset
+            } else {
+                m.offset + 4096 * rng.below(1024)
+            };
+            // SAFETY: A fresh shared mapping at an address of the kernel's choice, unmapped
+            // right away; only its first byte is touched.
+            let r = unsafe {
+                rustix::mm::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                    rustix::mm::MapFlags::SHARED,
+                    fd,
+                    offset,
+                )
+            };
+            match r {
+                Ok(p) => {
+                    // SAFETY: `p` is a live mapping of at least one byte.
+                    unsafe {
+                        p.cast::<u8>().write_volatile(0x5a);
+                        let _ = rustix::mm::munmap(p, len);
+                    }
+                    ("MMAP", true)
+                }
+                Err(_) => ("MMAP", false),
+            }
+        }
+        4 | 5 => {
+            let d = rng.pick(&w.dumbs);
+            let handle = match d {
+                Some(d) if rng.chance(85) => d.0,
+                _ => rng.edgy32(),
+            };
+            let (width, height, pitch) = match d {
+                Some(d) if rng.chance(75) => {
+                    // Usually the buffer's own geometry, sometimes a smaller view of it.
+                    let shrink = |v: u32, rng: &mut Rng| {
+                        if rng.chance(70) {
+                            v
+                        } else {
+                            1 + rng.below(u64::from(v.max(1))) as u32
+                        }
+                    };
+                    (shrink(d.1, rng), shrink(d.2, rng), d.3)
+                }
+                _ => (rng.dim(), rng.dim(), rng.edgy32()),
+            };
+            let fmt = match rng.below(10) {
+                0..=4 => FORMATS[0],
+                5 | 6 => FORMATS[1],
+                7 | 8 => rng.pick(&FORMATS).unwrap_or(0),
+                _ => rng.edgy32(),
+            };
+            let offset = if rng.chance(85) { 0 } else { rng.edgy32() };
+            let flags = if rng.chance(90) { 0 } else { rng.edgy32() };
+            let r = mode::add_fb2(
+                fd,
+                width,
+                height,
+                fmt,
+                &[handle, 0, 0, 0],
+                &[pitch, 0, 0, 0],
+                &[offset, 0, 0, 0],
+                &[0; 4],
+                flags,
+            );
+            match r {
+                Ok(fb) => {
+                    w.fbs.push((fb.fb_id, width, height));
+                    if w.fbs.len() > 8 {
+                        let old = w.fbs.remove(0);
+                        let _ = mode::rm_fb(fd, old.0);
+                    }
+                    ("ADDFB2", true)
+                }
+                Err(_) => ("ADDFB2", false),
+            }
+        }
+        6 => {
+            let fb = w.fb(rng);
+            let ok = mode::rm_fb(fd, fb).is_ok();
+            w.fbs.retain(|f| f.0 != fb);
+            ("RMFB", ok)
+        }
+        7 => {
+            let mut data: Vec<u8> = if rng.chance(60) {
+                // Damage clips: whole `drm_mode_rect`s, in and out of any framebuffer.
+                (0..rng.below(9))
+                    .flat_map(|_| [rng.coord(), rng.coord(), rng.coord(), rng.coord()])
+                    .flat_map(i32::to_ne_bytes)
+                    .collect()
+            } else if rng.chance(50) {
+                // A mode.
+                let m = w.mode(rng);
+                // SAFETY: `drm_mode_modeinfo` is plain old data.
+                unsafe {
+                    std::slice::from_raw_parts(
+                        (&m as *const drm_mode_modeinfo).cast::<u8>(),
+                        std::mem::size_of::<drm_mode_modeinfo>(),
+                    )
+                }
+                .to_vec()
+            } else {
+                (0..rng.below(512)).map(|_| rng.next() as u8).collect()
+            };
+            match mode::create_property_blob(fd, &mut data) {
+                Ok(b) => {
+                    w.blobs.push(b.blob_id);
+                    if w.blobs.len() > 32 {
+                        let old = w.blobs.remove(0);
+                        let _ = mode::destroy_property_blob(fd, old);
+                    }
+                    ("CREATEPROPBLOB", true)
+                }
+                Err(_) => ("CREATEPROPBLOB", false),
+            }
+        }
+        14 | 15 => ("ATOMIC-PLANE", plausible_commit(fd, rng, w)),
+        8 | 9 => {
+            // An atomic commit with a random set of properties on random objects.
+            let mut objs = Vec::new();
+            let mut counts = Vec::new();
+            let mut props = Vec::new();
+            let mut values = Vec::new();
+            for _ in 0..=rng.below(3) {
+                let Some(i) = rng.pick(&(0..w.props.len()).collect::<Vec<_>>()) else {
+                    break;
+                };
+                let (id, _, ref ids) = w.props[i];
+                let obj = if rng.chance(95) { id } else { rng.edgy32() };
+                let k = 1 + rng.below(5);
+                objs.push(obj);
+                counts.push(k as u32);
+                for _ in 0..k {
+                    let p = match rng.pick(ids) {
+                        Some(p) if rng.chance(95) => p,
+                        _ => rng.edgy32(),
+                    };
+                    props.push(p);
+                    values.push(w.value(rng));
+                }
+            }
+            // TEST_ONLY, NONBLOCK, ALLOW_MODESET, PAGE_FLIP_EVENT, and sometimes junk.
+            let mut flags = 0;
+            for f in [0x0100, 0x0200, 0x0400, 0x01] {
+                if rng.chance(35) {
+                    flags |= f;
+                }
+            }
+            if rng.chance(3) {
+                flags |= rng.edgy32();
+            }
+            let r = mode::atomic_commit(fd, flags, &mut objs, &mut counts, &mut props, &mut values);
+            ("ATOMIC", r.is_ok())
+        }
+        10 => {
+            let crtc = w.id(rng, &w.crtcs);
+            let conns: Vec<u32> = if rng.chance(85) {
+                w.connectors.clone()
+            } else {
+                (0..rng.below(3)).map(|_| rng.edgy32()).collect()
+            };
+            let fb = w.fb(rng);
+            let (x, y) = if rng.chance(80) {
+                (0, 0)
+            } else {
+                (rng.edgy32(), rng.edgy32())
+            };
+            let m = rng.chance(85).then(|| w.mode(rng));
+            let conns = if fb == 0 { &[][..] } else { &conns[..] };
+            (
+                "SETCRTC",
+                mode::set_crtc(fd, crtc, fb, x, y, conns, m).is_ok(),
+            )
+        }
+        11 => {
+            let crtc = w.id(rng, &w.crtcs);
+            let fb = w.fb(rng);
+            let flags = match rng.below(4) {
+                0 => 0,
+                1 => 1,     // PAGE_FLIP_EVENT
+                2 => 1 | 2, // with ASYNC
+                _ => rng.edgy32(),
+            };
+            ("PAGE_FLIP", mode::page_flip(fd, crtc, fb, flags, 0).is_ok())
+        }
+        12 => {
+            let fb = w.fb(rng);
+            let clips: Vec<drm_clip_rect> = (0..rng.below(10))
+                .map(|_| drm_clip_rect {
+                    x1: rng.edgy32() as u16 % 2400,
+                    y1: rng.edgy32() as u16 % 2400,
+                    x2: if rng.chance(80) {
+                        rng.below(2400) as u16
+                    } else {
+                        rng.edgy32() as u16
+                    },
+                    y2: if rng.chance(80) {
+                        rng.below(2400) as u16
+                    } else {
+                        rng.edgy32() as u16
+                    },
+                })
+                .collect();
+            ("DIRTYFB", mode::dirty_fb(fd, fb, &clips).is_ok())
+        }
+        _ => {
+            // Reads and legacy property writes.
+            match rng.below(4) {
+                0 => {
+                    let c = w.id(rng, &w.connectors);
+                    let mut m = Vec::new();
+                    let probe = rng.chance(20);
+                    let r = mode::get_connector(fd, c, None, None, Some(&mut m), None, probe);
+                    ("GETCONNECTOR", r.is_ok())
+                }
+                1 => ("GETCRTC", mode::get_crtc(fd, w.id(rng, &w.crtcs)).is_ok()),
+                2 => {
+                    let p = w.id(rng, &w.planes);
+                    ("GETPLANE", mode::get_plane(fd, p, None).is_ok())
+                }
+                _ => {
+                    let Some((id, ty, ids)) = rng
+                        .pick(&(0..w.props.len()).collect::<Vec<_>>())
+                        .map(|i| w.props[i].clone())
+                    else {
+                        return ("SETPROPERTY", false);
+                    };
+                    let p = rng.pick(&ids).unwrap_or(0);
+                    let v = w.value(rng);
+                    ("SETPROPERTY", mode::set_property(fd, p, id, ty, v).is_ok())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+//! KMS helpers shared by the in-guest programs (`rbguest`, the tests; `rbbench`, the
+//! benchmark): opening the card, finding a connector's mode and a CRTC, dumb buffers with a
+//! framebuffer, the primary plane and its properties, damaged commits and the driver's
+//! debugfs counters.
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsFd, BorrowedFd};
+
+use drm::buffer::Buffer;
+use drm::control::{
+    atomic::AtomicModeReq, connector, crtc, dumbbuffer::DumbBuffer, framebuffer, plane, property,
+    AtomicCommitFlags, Device as ControlDevice, Mode,
+};
+use drm::{ClientCapability, Device};
+use drm_fourcc::DrmFourcc;
+
+#[path = "../../common/pattern.rs"]
+pub mod pattern;
+
+/// Errors are messages for the host to show.
+pub type Result<T> = std::result::Result<T, String>;
+
+/// An open DRM card.
+pub struct Card(File);
+
+impl AsFd for Card {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl Device for Card {}
+impl ControlDevice for Card {}
+
+impl Card {
+    /// Opens `RBGUEST_CARD`, or the first `/dev/dri/cardN`: a device that was unbound while a
+    /// client still held it keeps its minor until that client goes, so a rebound device may
+    /// come back as card1.
+    pub fn open() -> Result<Card> {
+        let path = std::env::var("RBGUEST_CARD").unwrap_or_else(|_| {
+            (0..16)
+                .map(|n| format!("/dev/dri/card{n}"))
+                .find(|p| std::path::Path::new(p).exists())
+                .unwrap_or_else(|| "/dev/dri/card0".into())
+        });
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map(Card)
+            .map_err(|e| format!("open {path}: {e}"))
+    }
+
+    /// Every connector with its modes.
+    pub fn connectors(&self) -> Result<Vec<connector::Info>> {
+        let res = self
+            .resource_handles()
+            .map_err(|e| format!("GETRESOURCES: {e}"))?;
+        res.connectors()
+            .iter()
+            .map(|&c| {
+                self.get_connector(c, true)
+                    .map_err(|e| format!("GETCONNECTOR: {e}"))
+            })
+            .collect()
+    }
+}
+
+/// `WxH` of a mode.
+pub fn mode_name(m: &Mode) -> String {
+    let (w, h) = m.size();
+    format!("{w}x{h}")
+}
+
+/// Parses `WxH`.
+pub fn parse_size(s: &str) -> Result<(u16, u16)> {
+    let (w, h) = s
+        .split_once('x')
+        .ok_or_else(|| format!("bad size '{s}', want WxH"))?;
+    let p = |v: &str| v.parse::<u16>().map_err(|e| format!("bad size '{s}': {e}"));
+    Ok((p(w)?, p(h)?))
+}
+
+/// What a scanout needs: connector, mode, CRTC.
+pub struct Pipe {
+    pub conn: connector::Handle,
+    pub mode: Mode,
+    pub crtc: crtc::Handle,
+}
+
+/// The first connected connector with its mode `size` (`WxH`), and the first CRTC.
+pub fn pipe(card: &Card, size: &str) -> Result<Pipe> {
+    let (w, h) = parse_size(size)?;
+    let conn = card
+        .connectors()?
+        .into_iter()
+        .find(|c| c.state() == connector::State::Connected)
+        .ok_or("no connected connector")?;
+    let mode = *conn
+        .modes()
+        .iter()
+        .find(|m| m.size() == (w, h))
+        .ok_or_else(|| format!("connector has no mode {size}"))?;
+    let res = card
+        .resource_handles()
+        .map_err(|e| format!("GETRESOURCES: {e}"))?;
+    let crtc = *res.crtcs().first().ok_or("no CRTC")?;
+    Ok(Pipe {
+        conn: conn.handle(),
+        mode,
+        crtc,
+    })
+}
+
+/// Fills `db` with pattern `seed`.
+pub fn draw(card: &Card, db: &mut DumbBuffer, seed: u32) -> Result<()> {
+    let (w, h) = db.size();
+    let pitch = db.pitch() as usize;
+    let mut map = card
+        .map_dumb_buffer(db)
+        .map_err(|e| format!("MAP_DUMB: {e}"))?;
+    for y in 0..h {
+        let row = &mut map[y as usize * pitch..][..w as usize * 4];
+        for (x, px) in row.chunks_exact_mut(4).enumerate() {
+            px.copy_from_slice(&pattern::pixel(seed, x as u32, y).to_le_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// Creates a dumb buffer of the mode's size holding pattern `seed`, and a framebuffer on it.
+pub fn buffer(card: &Card, p: &Pipe, seed: u32) -> Result<(DumbBuffer, framebuffer::Handle)> {
+    let (w, h) = p.mode.size();
+    let mut db = card
+        .create_dumb_buffer((w.into(), h.into()), DrmFourcc::Xrgb8888, 32)
+        .map_err(|e| format!("CREATE_DUMB {w}x{h}: {e}"))?;
+    draw(card, &mut db, seed)?;
+    let fb = card
+        .add_framebuffer(&db, 24, 32)
+        .map_err(|e| format!("ADDFB: {e}"))?;
+    Ok((db, fb))
+}
+
+/// The driver's debugfs state (`key: value` lines): rbochs or the Rust KMS sample.
+pub fn driver_state() -> Option<String> {
+    if let Ok(st) = std::fs::read_to_string("/sys/kernel/debug/rust_drm_kms/state") {
+        return Some(st);
+    }
+    let dir = std::fs::read_dir("/sys/kernel/debug").ok()?;
+    dir.flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("rbochs-"))
+        .and_then(|e| std::fs::read_to_string(e.path().join("state")).ok())
+}
+
+/// A numeric field of the driver's debugfs state.
+pub fn driver_counter(key: &str) -> Option<u64> {
+    driver_state()?
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .find(|(k, _)| k.trim() == key)
+        .and_then(|(_, v)| v.trim().parse().ok())
+}
+
+/// The primary plane of the pipe's CRTC and its properties.
+pub fn primary_plane(card: &Card, p: &Pipe) -> Result<(plane::Handle, Props)> {
+    card.set_client_capability(ClientCapability::UniversalPlanes, true)
+        .map_err(|e| format!("SET_CLIENT_CAP universal planes: {e}"))?;
+    let planes = card
+        .plane_handles()
+        .map_err(|e| format!("GETPLANERESOURCES: {e}"))?;
+    let res = card
+        .resource_handles()
+        .map_err(|e| format!("GETRESOURCES: {e}"))?;
+    for h in planes {
+        let info = card.get_plane(h).map_err(|e| format!("GETPLANE: {e}"))?;
+        if res.filter_crtcs(info.possible_crtcs()).contains(&p.crtc) {
+            return Ok((h, Props::of(card, h)?));
+        }
+    }
+    Err("no plane for the CRTC".into())
+}
+
+/// Property names and handles of an object.
+pub struct Props(Vec<(String, property::Handle)>);
+
+impl Props {
+    /// Reads the properties of `h`.
+    pub fn of<H: drm::control::ResourceHandle>(card: &Card, h: H) -> Result<Props> {
+        let set = card
+            .get_properties(h)
+            .map_err(|e| format!("GETPROPERTIES: {e}"))?;
+        let mut v = Vec::new();
+        for id in set.as_props_and_values().0 {
+            let info = card
+                .get_property(*id)
+                .map_err(|e| format!("GETPROPERTY: {e}"))?;
+            v.push((info.name().to_string_lossy().into_owned(), *id));
+        }
+        Ok(Props(v))
+    }
+
+    /// The handle of property `name`.
+    pub fn get(&self, name: &str) -> Result<property::Handle> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, h)| *h)
+            .ok_or_else(|| format!("no property {name}"))
+    }
+}
+
+/// A `struct drm_mode_rect` for FB_DAMAGE_CLIPS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DamageRect {
+    pub x1: i32,
+    pub y1: i32,
+    pub x2: i32,
+    pub y2: i32,
+}
+
+/// The bytes of an FB_DAMAGE_CLIPS blob holding `clips`.
+pub fn damage_blob_bytes(clips: &[DamageRect]) -> Vec<u8> {
+    clips
+        .iter()
+        .flat_map(|c| [c.x1, c.y1, c.x2, c.y2])
+        .flat_map(i32::to_ne_bytes)
+        .collect()
+}
+
+/// Commits `fb` on the primary plane again, reporting `clips` as its damage.
+pub fn commit_damage(
+    card: &Card,
+    p: &Pipe,
+    fb: framebuffer::Handle,
+    clips: &[DamageRect],
+) -> Result<()> {
+    card.set_client_capability(ClientCapability::Atomic, true)
+        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+    let (plane, props) = primary_plane(card, p)?;
+    let mut req = AtomicModeReq::new();
+    req.add_property(
+        plane,
+        props.get("FB_ID")?,
+        property::Value::Framebuffer(Some(fb)),
+    );
+    let mut bytes = damage_blob_bytes(clips);
+    let blob = drm_ffi::mode::create_property_blob(card.as_fd(), &mut bytes)
+        .map_err(|e| format!("CREATEPROPBLOB: {e}"))?
+        .blob_id;
+    req.add_property(
+        plane,
+        props.get("FB_DAMAGE_CLIPS")?,
+        property::Value::Blob(blob.into()),
+    );
+    let res = card
+        .atomic_commit(AtomicCommitFlags::empty(), req)
+        .map_err(|e| format!("ATOMIC with damage: {e}"));
+    let _ = card.destroy_property_blob(blob.into());
+    res
+}

@@ -52,10 +52,12 @@ phase host-tests host_tests
 if phase build-arm64-test make -s initramfs-arm64-test; then
 	phase guest-arm64-test suites guest-arm64-test arm64-test rbochs-vga rbochs-display cbochs-vga \
 		cbochs-display rbochs-noedid cbochs-noedid sample kunit
-	# Robustness, side by side with C bochs: 100,000 fuzzed ioctls, then 100 unbind/bind
-	# and 100 unload/reload cycles with fbcon bound and a client holding the card.
+	# Robustness, side by side with C bochs: 100,000 fuzzed ioctls, 100 unbind/bind and
+	# 100 unload/reload cycles with fbcon bound and a client holding the card, hot-unplug,
+	# odd EDID geometry and 1 MiB of video memory.
 	phase robustness-arm64-test suites robustness-arm64-test arm64-test rbochs-fuzz \
-		cbochs-fuzz rbochs-stress cbochs-stress rbochs-hotplug cbochs-hotplug
+		cbochs-fuzz rbochs-stress cbochs-stress rbochs-hotplug cbochs-hotplug rbochs-odd \
+		cbochs-odd
 fi
 # rustfmt, clippy, rustdoc, checkpatch and unsafe hygiene over what we add to the kernel.
 lint() {

@@ -244,6 +244,8 @@ fn check(a: &Args) -> Result<bool> {
             "sample" => suite::sample_suite(&cfg, &mut rep)?,
             "rbochs-fuzz" => suite::fuzz_suite(&cfg, &suite::RBOCHS, &mut rep)?,
             "cbochs-fuzz" => suite::fuzz_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
+            "rbochs-odd" => suite::odd_suite(&cfg, &suite::RBOCHS, &mut rep)?,
+            "cbochs-odd" => suite::odd_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
             "rbochs-hotplug" => suite::hotplug_suite(&cfg, &suite::RBOCHS, &mut rep)?,
             "cbochs-hotplug" => suite::hotplug_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
             "rbochs-stress" => suite::stress_suite(&cfg, &suite::RBOCHS, 100, &mut rep)?,

@@ -696,8 +696,14 @@ fn boot_and_load(
     rep: &mut Report,
 ) -> Option<Vm> {
     let mut vm = boot_suite(cfg, name, display, rep)?;
-    let _ = vm.run("echo clear > /sys/kernel/debug/kmemleak", Duration::from_secs(60));
-    rep.record("load", vm.ok(&format!("modprobe {}", drv.module)).map(|_| ()));
+    let _ = vm.run(
+        "echo clear > /sys/kernel/debug/kmemleak",
+        Duration::from_secs(60),
+    );
+    rep.record(
+        "load",
+        vm.ok(&format!("modprobe {}", drv.module)).map(|_| ()),
+    );
     Some(vm)
 }
 
@@ -1124,6 +1130,78 @@ fn sample_state(vm: &mut Vm) -> Result<Vec<(String, String)>> {
         .filter_map(|l| l.split_once(": "))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect())
+}
+
+/// Odd geometry and tiny video memory: an EDID mode whose width is not a multiple of 8 (pitch
+/// 4004 bytes) shows pixel-exact; with 1 MiB of video memory the driver offers only modes that
+/// fit, or refuses with a log line.
+pub fn odd_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
+    let name = format!("{}-odd", drv.module);
+    if let Some(mut vm) = boot_and_load(cfg, &name, "VGA,xres=1001,yres=667".into(), drv, rep) {
+        let out = cfg.workdir.join(&name);
+        let info = vm.ok("rbguest info").and_then(|l| parse_info(&l));
+        // QEMU rounds the width down to a multiple of 8, so a 1001 pixel wide mode shows 1000
+        // wide: a driver must not offer it.
+        match info {
+            Ok(ci) => match ci.preferred {
+                Some((w, _)) if w % 8 != 0 && drv.module == C_BOCHS.module => rep.skip(
+                    "odd-edid-mode",
+                    &format!("C bochs offers a {w} pixel wide mode, which the device cannot show"),
+                ),
+                p if ci.modes.iter().all(|m| m.0 % 8 == 0) && !ci.modes.is_empty() => {
+                    // With the EDID's own preferred mode refused, any listed mode must work.
+                    let (w, h) = p.unwrap_or(ci.modes[0]);
+                    let r = check_pattern(&mut vm, &out, (w, h), 61);
+                    rep.record("odd-edid-mode", r);
+                }
+                _ => {
+                    let e = format!("modes {:?}: widths must be multiples of 8", ci.modes);
+                    rep.record("odd-edid-mode", Err(e));
+                }
+            },
+            Err(e) => {
+                rep.record("odd-edid-mode", Err(e));
+            }
+        }
+        rep.record("kernel-log", check_kernel_log(&mut vm));
+        vm.shutdown()?;
+    }
+    let name = format!("{}-tiny", drv.module);
+    let Some(mut vm) = boot_suite(cfg, &name, "VGA,vgamem_mb=1".into(), rep) else {
+        return Ok(());
+    };
+    let _ = vm.run(&format!("modprobe {}", drv.module), Duration::from_secs(60));
+    let r = if vm.ok("ls /dev/dri/card* > /dev/null 2>&1").is_ok() {
+        vm.ok("rbguest info")
+            .and_then(|l| parse_info(&l))
+            .and_then(|ci| {
+                let big: Vec<_> = ci
+                    .modes
+                    .iter()
+                    .filter(|(w, h)| w * h * 4 > 1 << 20)
+                    .collect();
+                println!("INFO 1 MiB of video memory: modes {:?}", ci.modes);
+                if big.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("modes {big:?} do not fit 1 MiB"))
+                }
+            })
+    } else {
+        vm.ok("dmesg | tail -n 20").and_then(|log| {
+            println!("INFO 1 MiB of video memory: no card; {}", log.join(" | "));
+            match log
+                .iter()
+                .any(|l| l.contains(drv.pci_driver) || l.contains("bochs"))
+            {
+                true => Ok(()),
+                false => Err("no card and no log line saying why".into()),
+            }
+        })
+    };
+    rep.record("tiny-vram", r);
+    rep.record("kernel-log", check_kernel_log(&mut vm));
+    vm.shutdown()
 }
 
 /// Without EDID and with 4 MiB of video memory: the standard modes that fit, 1024x768 preferred.

@@ -270,10 +270,12 @@ impl DriverConnector for Output {
 
 /// Modes that fit into video memory (one 32 bpp frame).
 pub(crate) fn mode_valid(vram_size: usize, width: u16, height: u16) -> ModeStatus {
-    let pitch = usize::from(width) * 4;
-    if pitch == 0 {
+    // The device rounds the DISPI width down to a multiple of 8 (QEMU's `vbe_fixup_regs()`):
+    // a 1001 pixel wide mode would be shown 1000 wide, so it is not offered.
+    if width == 0 || width % 8 != 0 {
         return ModeStatus::BAD_WIDTH;
     }
+    let pitch = usize::from(width) * 4;
     if usize::from(height) > vram_size / pitch {
         return ModeStatus::MEM;
     }

@@ -134,7 +134,12 @@ impl World {
                             .name
                             .iter()
                             .take_while(|&&c| c != 0)
-                            .map(|&c| c as u8)
+                            // `c_char` is `u8` on arm64 and `i8` on x86_64.
+                            .map(|&c| {
+                                #[allow(clippy::unnecessary_cast)]
+                                let b = c as u8;
+                                b
+                            })
                             .collect();
                         named.insert((ty, String::from_utf8_lossy(&name).into_owned()), p);
                     }
@@ -323,7 +328,14 @@ fn plausible_commit(fd: BorrowedFd<'_>, rng: &mut Rng, w: &mut World) -> bool {
             );
         }
     }
-    let mut flags = 0x0200 * u32::from(rng.chance(30)) | 0x01 * u32::from(rng.chance(30));
+    // NONBLOCK and PAGE_FLIP_EVENT, each now and then.
+    let mut flags = 0;
+    if rng.chance(30) {
+        flags |= 0x0200;
+    }
+    if rng.chance(30) {
+        flags |= 0x01;
+    }
     if rng.chance(15) {
         // A modeset to one of the connector's modes.
         if let Some(m) = rng.pick(&w.modes) {

@@ -92,10 +92,12 @@ struct Rect {
 }
 
 impl Rect {
+    /// Its size in bytes of XRGB8888 pixels.
     fn bytes(&self) -> u64 {
         u64::from(self.w) * u64::from(self.h) * 4
     }
 
+    /// As an FB_DAMAGE_CLIPS rectangle.
     fn damage(&self) -> DamageRect {
         // Every rectangle lies within a mode of at most 65535 pixels a side.
         let c = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
@@ -117,6 +119,7 @@ impl Rect {
         Ok(())
     }
 
+    /// As a DIRTYFB clip.
     fn clip(&self) -> Result<ClipRect> {
         let c = |v: u32| u16::try_from(v).map_err(|_| format!("{v} too large for DIRTYFB"));
         Ok(ClipRect::new(
@@ -315,6 +318,7 @@ struct Screen {
 }
 
 impl Screen {
+    /// Sets mode `size` (`WxH`) with a new framebuffer.
     fn new(card: &Card, size: &str) -> Result<Screen> {
         let pipe = pipe(card, size)?;
         let (db, fb) = buffer(card, &pipe, 1)?;
@@ -330,11 +334,13 @@ impl Screen {
         Ok(Screen { pipe, db, target })
     }
 
+    /// The mode's width and height.
     fn size(&self) -> (u32, u32) {
         let (w, h) = self.pipe.mode.size();
         (w.into(), h.into())
     }
 
+    /// Frees the framebuffer and its buffer (the mode stays set).
     fn free(self, card: &Card) {
         let _ = card.destroy_framebuffer(self.target.fb);
         let _ = card.destroy_dumb_buffer(self.db);

@@ -20,6 +20,10 @@ DISPLAY_BACKEND ?= none
 JOBS     ?= $(shell nproc)
 # Extra arguments of `make bench`, e.g. BENCH_ARGS="--runs 3 --frames 30".
 BENCH_ARGS ?=
+# An IGT GPU Tools meson build directory for `make igt` (Debian ships no IGT tests), and
+# extra arguments, e.g. IGT_ARGS="--timeout 60 kms_flip".
+IGT_DIR ?=
+IGT_ARGS ?=
 
 export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -31,6 +35,13 @@ KMAKE     = $(MAKE) -s -C $(TREE) LLVM=-19 -j$(JOBS)
 VMTEST   := tools/vmtest/target/release/vmtest
 GUEST_arm64 := tools/guest/target/aarch64-unknown-linux-musl/release/rbguest
 BENCH_arm64 := tools/guest/target/aarch64-unknown-linux-musl/release/rbbench
+GUEST_x86_64 := tools/guest/target/x86_64-unknown-linux-musl/release/rbguest
+BENCH_x86_64 := tools/guest/target/x86_64-unknown-linux-musl/release/rbbench
+# Rust target and Debian architecture of each guest architecture.
+RUSTTARGET_arm64 := aarch64-unknown-linux-musl
+RUSTTARGET_x86_64 := x86_64-unknown-linux-musl
+DEBARCH_arm64 := arm64
+DEBARCH_x86_64 := amd64
 
 # Kernel configurations: architecture and config fragments.
 ARCH_arm64-test := arm64
@@ -40,6 +51,9 @@ FRAGS_arm64-run := configs/arm64.config configs/rbochs-y.config
 # Only configured and built in part, by `make lint` (clippy, rustdoc).
 ARCH_arm64-lint := arm64
 FRAGS_arm64-lint := configs/arm64.config configs/rbochs-m.config
+# x86_64: the guest that runs IGT GPU Tools (Debian packages IGT for amd64 only).
+ARCH_x86_64-test := x86_64
+FRAGS_x86_64-test := configs/x86_64.config configs/debug.config configs/rbochs-m.config
 
 ifeq ($(KSRC),)
 PRISTINE := $(CACHE)/src/linux-source-7.3
@@ -47,7 +61,7 @@ else
 PRISTINE := $(KSRC)
 endif
 
-.PHONY: all run check lint fuzz bench setup source tree kernel-% initramfs-% vmtest guest \
+.PHONY: all run check lint fuzz bench igt setup source tree kernel-% initramfs-% vmtest guest guest-% \
 	rustfmtcheck clean distclean FORCE
 
 all: run
@@ -93,21 +107,26 @@ kernel-%: tree FORCE
 vmtest:
 	@cd tools/vmtest && cargo build --release --quiet
 
-guest: | $(STAMPS)/setup
-	@cd tools/guest && cargo build --release --quiet --target aarch64-unknown-linux-musl
+guest: guest-arm64
+guest-%: | $(STAMPS)/setup
+	@test -n "$(RUSTTARGET_$*)" || { echo "error: unknown guest architecture '$*'" >&2; exit 1; }
+	@cd tools/guest && cargo build --release --quiet --target $(RUSTTARGET_$*)
 
-$(CACHE)/busybox-arm64/bin/busybox: | $(STAMPS)/setup
-	@tools/apt-private.sh download $(CACHE)/apt-bookworm-arm64 bookworm arm64 busybox-static
-	@rm -rf $(CACHE)/busybox-arm64 && mkdir -p $(CACHE)/busybox-arm64
-	@dpkg-deb -x $$(ls -t $(CACHE)/apt-bookworm-arm64/busybox-static_*.deb | head -n1) $(CACHE)/busybox-arm64
+$(CACHE)/busybox-%/bin/busybox: | $(STAMPS)/setup
+	@test -n "$(DEBARCH_$*)" || { echo "error: unknown guest architecture '$*'" >&2; exit 1; }
+	@tools/apt-private.sh download $(CACHE)/apt-bookworm-$(DEBARCH_$*) bookworm $(DEBARCH_$*) busybox-static
+	@rm -rf $(CACHE)/busybox-$* && mkdir -p $(CACHE)/busybox-$*
+	@dpkg-deb -x $$(ls -t $(CACHE)/apt-bookworm-$(DEBARCH_$*)/busybox-static_*.deb | head -n1) $(CACHE)/busybox-$*
 	@test -x $@ || { echo "error: busybox-static has no /bin/busybox" >&2; exit 1; }
 
-initramfs-%: kernel-% vmtest guest $(CACHE)/busybox-arm64/bin/busybox FORCE
+initramfs-%: kernel-% vmtest FORCE
+	@$(MAKE) -s guest-$(ARCH_$*) $(CACHE)/busybox-$(ARCH_$*)/bin/busybox
 	@$(VMTEST) initramfs --out $(BUILD)/$*/initramfs.cpio --init tools/guest/init.sh \
-		--busybox $(CACHE)/busybox-arm64/bin/busybox --guest $(GUEST_$(ARCH_$*)) \
+		--busybox $(CACHE)/busybox-$(ARCH_$*)/bin/busybox --guest $(GUEST_$(ARCH_$*)) \
 		--modules $(BUILD)/$*/modules-staging/lib/modules --extra $(BENCH_$(ARCH_$*))
 
 IMAGE_arm64 := arch/arm64/boot/Image
+IMAGE_x86_64 := arch/x86/boot/bzImage
 
 # Boot the guest on the driver and save a screenshot to $(OUT)/run/screen.png.
 run: initramfs-arm64-run
@@ -125,6 +144,17 @@ bench: initramfs-arm64-run
 	@$(VMTEST) bench --kernel $(BUILD)/arm64-run/$(IMAGE_arm64) \
 		--initrd $(BUILD)/arm64-run/initramfs.cpio --out $(OUT)/bench \
 		--results-dir $(CURDIR)/bench/results $(BENCH_ARGS)
+
+# IGT GPU Tools on rbochs and C bochs in an x86_64 guest (KVM when usable, else TCG): the
+# comparison goes to $(OUT)/igt/report.md, one result line per test and driver to
+# $(OUT)/igt/results.txt.
+igt: initramfs-x86_64-test
+	@tools/igt-initramfs.sh "$(IGT_DIR)" $(BUILD)/x86_64-test/initramfs.cpio \
+		$(BUILD)/x86_64-test/igt.cpio $$($(VMTEST) igt-tests)
+	@mkdir -p $(OUT)/igt
+	@$(VMTEST) igt --arch x86_64 --kernel $(BUILD)/x86_64-test/$(IMAGE_x86_64) \
+		--initrd $(BUILD)/x86_64-test/igt.cpio --device $(DEVICE) --out $(OUT)/igt \
+		--results $(OUT)/igt/results.txt --report $(OUT)/igt/report.md $(IGT_ARGS)
 
 # A longer ioctl fuzz run on both drivers: FUZZ_SEED (default: the time) and FUZZ_CALLS.
 fuzz: initramfs-arm64-test

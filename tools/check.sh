@@ -78,6 +78,22 @@ if phase build-arm64-run make -s initramfs-arm64-run; then
 	phase bench-smoke bench_smoke
 fi
 
+# IGT GPU Tools on rbochs and C bochs in an x86_64 guest (make igt): one line per test and
+# driver; a failure C bochs shares is a skip. Needs an IGT build (IGT_DIR): Debian's
+# intel-gpu-tools ships none of IGT's tests.
+igt_phase() {
+	if [ -z "${IGT_DIR:-}" ]; then
+		echo "SKIP igt: no IGT build (IGT_DIR unset); Debian's intel-gpu-tools ships no IGT tests" |
+			tee "$RES/igt.txt"
+		return 0
+	fi
+	make -s igt IGT_DIR="$IGT_DIR" OUT="$OUT"
+	local rc=$?
+	cp "$OUT/igt/results.txt" "$RES/igt.txt" 2>/dev/null
+	return $rc
+}
+phase igt igt_phase
+
 echo "== total: $(($(date +%s) - t_all))s"
 [ -x "$VMTEST" ] || { echo "0 passed, 1 failed"; exit 1; }
 $VMTEST summary "$RES"/*.txt

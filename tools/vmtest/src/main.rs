@@ -10,10 +10,14 @@
 //! vmtest summary   FILE...
 //! vmtest bench     --kernel IMG --initrd FILE --out DIR [--results-dir DIR] [--results FILE]
 //!                  [--runs N] [--frames N] [--switches N] [--lines N] [--device DEV] [--smoke]
+//! vmtest igt       --kernel IMG --initrd FILE --arch x86_64 --out DIR --results FILE
+//!                  --report FILE.md [--device DEV] [--timeout SECS] [TEST...]
+//! vmtest igt-tests (the IGT tests `vmtest igt` runs, one a line)
 //! ```
 
 mod bench;
 mod cpio;
+mod igt;
 mod image;
 mod ptdump;
 mod suite;
@@ -305,10 +309,21 @@ fn count(text: &str) -> (usize, usize, usize) {
     (p, f, s)
 }
 
+/// IGT GPU Tools on rbochs and C bochs; the initramfs must carry IGT under /igt.
+fn igt_cmd(a: &Args) -> Result<bool> {
+    let cfg = vm_config(a)?;
+    let per_test = Duration::from_secs(a.num("timeout", 120)?.into());
+    let rep = igt::igt(&cfg, per_test, &a.rest, &a.path("report")?)?;
+    let res = a.path("results")?;
+    std::fs::write(&res, rep.lines.join("\n") + "\n")
+        .map_err(|e| format!("{}: {e}", res.display()))?;
+    Ok(rep.failed == 0)
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = argv.split_first() else {
-        eprintln!("usage: vmtest initramfs|run|check|summary|bench ...");
+        eprintln!("usage: vmtest initramfs|run|check|summary|bench|igt ...");
         return ExitCode::from(2);
     };
     let res = Args::parse(rest).and_then(|a| match cmd.as_str() {
@@ -317,6 +332,11 @@ fn main() -> ExitCode {
         "check" => check(&a),
         "summary" => summary(&a.rest),
         "bench" => bench::bench(&a),
+        "igt" => igt_cmd(&a),
+        "igt-tests" => {
+            igt::TESTS.iter().for_each(|t| println!("{}", t.name));
+            Ok(true)
+        }
         _ => Err(format!("unknown command '{cmd}'")),
     });
     match res {

@@ -44,19 +44,34 @@ pub struct VmConfig {
     pub time_scale: f64,
 }
 
+/// Whether this process may use KVM (`/dev/kvm` opens read-write).
+fn kvm_usable() -> bool {
+    File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok()
+}
+
 impl VmConfig {
+    /// The accelerator the guest runs on: KVM for an x86_64 guest when `/dev/kvm` is usable,
+    /// TCG otherwise (and always for arm64 on this x86_64 host). `VMTEST_ACCEL=tcg` forces
+    /// TCG where `/dev/kvm` opens but guests do not run (some nested set-ups hang at once).
+    pub fn accel(&self) -> &'static str {
+        let forced_tcg = std::env::var("VMTEST_ACCEL").is_ok_and(|v| v == "tcg");
+        if self.arch == "x86_64" && !forced_tcg && kvm_usable() {
+            "kvm"
+        } else {
+            "tcg"
+        }
+    }
+
     fn args(&self, qmp: &Path) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
         let mut push = |s: &str| a.push(s.to_string());
         match self.arch.as_str() {
             "x86_64" => {
-                if Path::new("/dev/kvm").exists()
-                    && File::options()
-                        .read(true)
-                        .write(true)
-                        .open("/dev/kvm")
-                        .is_ok()
-                {
+                if self.accel() == "kvm" {
                     push("-enable-kvm");
                     push("-cpu");
                     push("host");
@@ -147,6 +162,9 @@ impl Vm {
         let mut log =
             File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
         let args = cfg.args(&qmp_path);
+        if cfg.arch == "x86_64" {
+            println!("vmtest: {} under {}", cfg.qemu, cfg.accel().to_uppercase());
+        }
         writeln!(log, "# {} {}", cfg.qemu, args.join(" ")).ok();
         let mut child = Command::new(&cfg.qemu)
             .args(&args)

@@ -264,9 +264,9 @@ impl<T: DriverCrtc> Crtc<T> {
 }
 
 /// Slowest refresh rate, in Hz, the software vblank timer serves: the atomic helpers wait at
-/// most 100 ms for a vblank, so a slower mode would time out (with a kernel warning) on every
-/// commit.
-pub const MIN_REFRESH_HZ: i32 = 20;
+/// most 100 ms for a vblank (and warn when it does not come), and that wait must cover a frame
+/// plus the latency of a loaded (or emulated) machine. At 30 Hz a frame takes a third of it.
+pub const MIN_REFRESH_HZ: i32 = 30;
 /// Fastest refresh rate, in Hz: beyond it the vblank timer would flood the CPU.
 pub const MAX_REFRESH_HZ: i32 = 1000;
 

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+//! IGT GPU Tools on rbochs and, side by side, on Linux's C bochs driver.
+//!
+//! The guest's initramfs carries IGT's test programs under `/igt` (with their shared
+//! libraries). For each driver the guest boots afresh, loads that one driver, and runs each
+//! test with a bound on its time; IGT's own per-subtest verdicts (`Subtest NAME: SUCCESS`,
+//! `SKIP`, `FAIL`, `CRASH`) are parsed from its output. A failure C bochs shares is not
+//! counted as rbochs's: it is recorded as a skip, with that reason.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::suite::{self, Driver, Report};
+use crate::vm::{Vm, VmConfig};
+use crate::Result;
+
+/// One IGT test with the subtests chosen for it (`None`: all of them).
+pub struct IgtTest {
+    pub name: &'static str,
+    pub subtests: Option<&'static str>,
+}
+
+const fn t(name: &'static str, subtests: Option<&'static str>) -> IgtTest {
+    IgtTest { name, subtests }
+}
+
+/// The tests that apply to a single-CRTC, single-primary-plane, cursorless driver with a
+/// software vblank timer; kms_flip and kms_vblank run a subset that fits the time budget.
+pub const TESTS: &[IgtTest] = &[
+    t("core_getversion", None),
+    t("core_auth", None),
+    t("core_setmaster", None),
+    t("dumb_buffer", None),
+    t("kms_addfb_basic", None),
+    t("kms_getfb", None),
+    t("kms_atomic", None),
+    t("kms_atomic_transition", Some("plane-all-transition,plane-all-modeset-transition,plane-toggle-modeset-transition,modeset-transition")),
+    t("kms_atomic_interruptible", None),
+    t("kms_properties", None),
+    t("kms_prop_blob", None),
+    t("kms_flip", Some("basic-plain-flip,basic-flip-vs-dpms,basic-flip-vs-modeset,basic-flip-vs-wf_vblank,flip-vs-expired-vblank,plain-flip-ts-check,flip-vs-absolute-wf_vblank,flip-vs-blocking-wf-vblank,nonexisting-fb,flip-vs-rmfb,busy-flip,flip-vs-panning")),
+    t("kms_flip_event_leak", None),
+    t("kms_vblank", Some("invalid,crtc-id,accuracy-idle,query-idle,query-busy,wait-idle,wait-busy,ts-continuation-idle,ts-continuation-modeset,ts-continuation-dpms-rpm")),
+    t("kms_setmode", Some("basic,basic-clone-single-crtc,invalid-clone-single-crtc")),
+    t("kms_universal_plane", None),
+    t("kms_invalid_mode", None),
+    t("kms_rmfb", None),
+    t("kms_sequence", None),
+    t("kms_plane", Some("plane-position-covered,plane-position-hole,plane-panning-top-left,plane-panning-bottom-right,pixel-format")),
+    t("kms_lease", None),
+    t("kms_concurrent", None),
+    t("kms_cursor_legacy", Some("basic-busy-flip-before-cursor-legacy,basic-flip-before-cursor-legacy")),
+    t("kms_force_connector_basic", None),
+    t("kms_sysfs_edid_timing", None),
+    t("kms_3d", None),
+];
+
+/// IGT's verdicts, best first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    Pass,
+    Skip,
+    Fail,
+    Crash,
+    Timeout,
+}
+
+impl Verdict {
+    fn parse(s: &str) -> Option<Verdict> {
+        Some(match s {
+            "SUCCESS" => Verdict::Pass,
+            "SKIP" => Verdict::Skip,
+            "FAIL" => Verdict::Fail,
+            "CRASH" => Verdict::Crash,
+            "TIMEOUT" => Verdict::Timeout,
+            _ => return None,
+        })
+    }
+
+    fn from_exit(rc: i32) -> Verdict {
+        // IGT's exit codes: 0 success, 77 skip, 98 failure; the guest's `timeout` exits 124,
+        // or 137 once it had to kill.
+        match rc {
+            0 => Verdict::Pass,
+            77 => Verdict::Skip,
+            124 | 137 => Verdict::Timeout,
+            98 => Verdict::Fail,
+            _ => Verdict::Crash,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Skip => "skip",
+            Verdict::Fail => "fail",
+            Verdict::Crash => "crash",
+            Verdict::Timeout => "timeout",
+        }
+    }
+
+    fn bad(self) -> bool {
+        self >= Verdict::Fail
+    }
+}
+
+/// Subtest (or `""` for a test without subtests) to verdict.
+pub type Outcome = BTreeMap<String, Verdict>;
+
+/// Parses one test's output: `Subtest X: VERDICT`, `Dynamic subtest Y: VERDICT` (recorded as
+/// `X@Y`), a subtest started but never ended (the test was killed: a timeout), and the exit
+/// status for a test without subtests.
+pub fn parse_output(lines: &[String], rc: i32) -> Outcome {
+    let mut out = Outcome::new();
+    let mut current: Option<String> = None;
+    let mut dynamic: Option<String> = None;
+    for l in lines {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("Starting subtest: ") {
+            current = Some(name.trim().to_string());
+            dynamic = None;
+        } else if let Some(name) = l.strip_prefix("Starting dynamic subtest: ") {
+            dynamic = Some(name.trim().to_string());
+        } else if let Some(rest) = l.strip_prefix("Dynamic subtest ") {
+            if let Some((name, v)) = verdict_of(rest) {
+                let parent = current.clone().unwrap_or_default();
+                out.insert(format!("{parent}@{name}"), v);
+                dynamic = None;
+            }
+        } else if let Some(rest) = l.strip_prefix("Subtest ") {
+            if let Some((name, v)) = verdict_of(rest) {
+                out.insert(name, v);
+                current = None;
+                dynamic = None;
+            }
+        }
+    }
+    let exit = Verdict::from_exit(rc);
+    if let Some(cur) = current {
+        // Killed or crashed in the middle of a subtest.
+        let name = match dynamic {
+            Some(d) => format!("{cur}@{d}"),
+            None => cur,
+        };
+        out.insert(name, exit.max(Verdict::Crash));
+    }
+    if out.is_empty() {
+        out.insert(String::new(), exit);
+    }
+    out
+}
+
+/// `NAME: VERDICT (1.234s)` into its parts.
+fn verdict_of(rest: &str) -> Option<(String, Verdict)> {
+    let (name, v) = rest.rsplit_once(": ")?;
+    let word = v.split_whitespace().next()?;
+    Some((name.trim().to_string(), Verdict::parse(word)?))
+}
+
+/// Boots the guest once for `drv` and runs every test; returns test name to outcome.
+pub fn run_driver(
+    cfg: &VmConfig,
+    drv: &Driver,
+    tests: &[&IgtTest],
+    per_test: Duration,
+) -> Result<BTreeMap<String, Outcome>> {
+    let mut cfg = cfg.clone();
+    cfg.workdir = cfg.workdir.join(drv.module);
+    let mut vm = Vm::boot(&cfg, Duration::from_secs((300.0 * cfg.time_scale) as u64))?;
+    vm.ok("test -x /igt/core_getversion || { echo 'no IGT in the initramfs (/igt)'; exit 1; }")?;
+    vm.ok(&format!("modprobe {}", drv.module))?;
+    suite::wait_guest(&mut vm, "test -c /dev/dri/card0")?;
+    let mut res = BTreeMap::new();
+    let secs = (per_test.as_secs_f64() * cfg.time_scale).ceil() as u64;
+    for t in tests {
+        let sel = match t.subtests {
+            Some(s) => format!(" --run-subtest '{s}'"),
+            None => String::new(),
+        };
+        // The full output stays in the guest; only IGT's verdict lines cross the serial line,
+        // with the tail of the log when the test did not succeed.
+        let cmd = format!(
+            "cd /igt; timeout -s KILL {secs} ./{name}{sel} >/tmp/{name}.log 2>&1; \
+             rc=$?; grep -aE '^(Starting (dynamic )?subtest|(Dynamic s|S)ubtest .*: )' /tmp/{name}.log; \
+             case $rc in 0|77) ;; *) echo '--- tail'; tail -n 25 /tmp/{name}.log | grep -avE '^(Starting|Subtest|Dynamic)';; esac; \
+             cd /; (exit $rc)",
+            name = t.name
+        );
+        println!("igt: {} {}", drv.module, t.name);
+        let (rc, out) = vm.run(&cmd, Duration::from_secs(secs + 60))?;
+        let o = parse_output(&out, rc);
+        for (sub, v) in &o {
+            if v.bad() {
+                println!("igt:   {} {}: {}", t.name, sub, v.word());
+            }
+        }
+        if o.values().any(|v| v.bad()) {
+            for l in out.iter().skip_while(|l| !l.starts_with("--- tail")) {
+                println!("igt:     {l}");
+            }
+        }
+        res.insert(t.name.to_string(), o);
+    }
+    let problems = suite::kernel_log_problems(&mut vm)?;
+    if !problems.is_empty() {
+        println!("igt: {}: kernel log:\n{}", drv.module, problems.join("\n"));
+        let mut o = Outcome::new();
+        o.insert(String::new(), Verdict::Fail);
+        res.insert("kernel-log".to_string(), o);
+    }
+    vm.shutdown()?;
+    Ok(res)
+}
+
+/// One PASS/FAIL/SKIP line per test for each driver. A failing subtest of rbochs that also
+/// fails on C bochs is a skip ("also fails on C bochs"); one only rbochs fails is a failure.
+/// C bochs's own failures are the reference's, recorded as skips.
+pub fn record(
+    ours: &BTreeMap<String, Outcome>,
+    reference: &BTreeMap<String, Outcome>,
+    rep_ours: &mut Report,
+    rep_ref: &mut Report,
+) {
+    let empty = Outcome::new();
+    for (test, o) in ours {
+        let r = reference.get(test).unwrap_or(&empty);
+        let bad: Vec<&String> = o.iter().filter(|(_, v)| v.bad()).map(|(s, _)| s).collect();
+        let only_ours: Vec<String> = bad
+            .iter()
+            .filter(|s| !r.get(s.as_str()).is_some_and(|v| v.bad()))
+            .map(|s| label(s, o[s.as_str()]))
+            .collect();
+        if !only_ours.is_empty() {
+            rep_ours.record(
+                test,
+                Err(format!("only rbochs fails: {}", only_ours.join(", "))),
+            );
+        } else if !bad.is_empty() {
+            let l: Vec<String> = bad.iter().map(|s| label(s, o[s.as_str()])).collect();
+            rep_ours.skip(test, &format!("also fails on C bochs: {}", l.join(", ")));
+        } else if o.values().all(|v| *v == Verdict::Skip) {
+            rep_ours.skip(test, "IGT skipped every subtest");
+        } else {
+            rep_ours.record(test, Ok(()));
+        }
+    }
+    for (test, o) in reference {
+        let bad: Vec<String> = o
+            .iter()
+            .filter(|(_, v)| v.bad())
+            .map(|(s, v)| label(s, *v))
+            .collect();
+        if !bad.is_empty() {
+            rep_ref.skip(test, &format!("the reference fails: {}", bad.join(", ")));
+        } else if o.values().all(|v| *v == Verdict::Skip) {
+            rep_ref.skip(test, "IGT skipped every subtest");
+        } else {
+            rep_ref.record(test, Ok(()));
+        }
+    }
+}
+
+fn label(sub: &str, v: Verdict) -> String {
+    if sub.is_empty() {
+        v.word().to_string()
+    } else {
+        format!("{sub} ({})", v.word())
+    }
+}
+
+/// Counts of each verdict, as "3 pass, 1 skip".
+fn counts(o: &Outcome) -> String {
+    let mut c: BTreeMap<Verdict, usize> = BTreeMap::new();
+    for v in o.values() {
+        *c.entry(*v).or_default() += 1;
+    }
+    c.iter()
+        .map(|(v, n)| format!("{n} {}", v.word()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The markdown report: one row per test with both drivers' counts, then one row per subtest
+/// where the drivers differ or either fails.
+pub fn markdown(
+    ours: &BTreeMap<String, Outcome>,
+    reference: &BTreeMap<String, Outcome>,
+    header: &str,
+) -> String {
+    let empty = Outcome::new();
+    let mut s = String::new();
+    let _ = writeln!(s, "{header}\n");
+    let _ = writeln!(s, "| test | rbochs | C bochs |\n| --- | --- | --- |");
+    let mut names: Vec<&String> = ours.keys().chain(reference.keys()).collect();
+    names.sort();
+    names.dedup();
+    for n in &names {
+        let a = ours.get(*n).unwrap_or(&empty);
+        let b = reference.get(*n).unwrap_or(&empty);
+        let _ = writeln!(s, "| {n} | {} | {} |", counts(a), counts(b));
+    }
+    let _ = writeln!(
+        s,
+        "\nSubtests where the drivers differ or either fails:\n\n| test | subtest | rbochs | C bochs |\n| --- | --- | --- | --- |"
+    );
+    let mut any = false;
+    for n in &names {
+        let a = ours.get(*n).unwrap_or(&empty);
+        let b = reference.get(*n).unwrap_or(&empty);
+        let mut subs: Vec<&String> = a.keys().chain(b.keys()).collect();
+        subs.sort();
+        subs.dedup();
+        for sub in subs {
+            let va = a.get(sub).copied();
+            let vb = b.get(sub).copied();
+            if va != vb || va.is_some_and(Verdict::bad) || vb.is_some_and(Verdict::bad) {
+                any = true;
+                let w = |v: Option<Verdict>| v.map_or("-", Verdict::word);
+                let sub = if sub.is_empty() { "(whole test)" } else { sub };
+                let _ = writeln!(s, "| {n} | {sub} | {} | {} |", w(va), w(vb));
+            }
+        }
+    }
+    if !any {
+        let _ = writeln!(s, "| (none) | | | |");
+    }
+    s
+}
+
+/// `vmtest igt`: both drivers, the report and the result lines.
+pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Result<Report> {
+    let tests: Vec<&IgtTest> = TESTS
+        .iter()
+        .filter(|t| only.is_empty() || only.iter().any(|o| o == t.name))
+        .collect();
+    if tests.is_empty() {
+        return Err(format!("no IGT test among {}", only.join(", ")));
+    }
+    let ours = run_driver(cfg, &suite::RBOCHS, &tests, per_test)?;
+    let reference = run_driver(cfg, &suite::C_BOCHS, &tests, per_test)?;
+    let mut rep_ours = Report::new("igt.rbochs");
+    let mut rep_ref = Report::new("igt.cbochs");
+    record(&ours, &reference, &mut rep_ours, &mut rep_ref);
+    let header = format!(
+        "# IGT GPU Tools: rbochs against C bochs\n\n`-device {}`, {} guest under {}, at most {} s per test.",
+        cfg.display,
+        cfg.arch,
+        cfg.accel().to_uppercase(),
+        (per_test.as_secs_f64() * cfg.time_scale).ceil()
+    );
+    let text = markdown(&ours, &reference, &header);
+    println!("{text}");
+    if let Some(d) = md.parent() {
+        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    std::fs::write(md, &text).map_err(|e| format!("{}: {e}", md.display()))?;
+    println!("igt: report written to {}", md.display());
+    rep_ours.lines.extend(rep_ref.lines);
+    rep_ours.failed += rep_ref.failed;
+    Ok(rep_ours)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(s: &str) -> Vec<String> {
+        s.lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_subtests_dynamic_and_timeouts() {
+        let o = parse_output(
+            &lines(
+                "Starting subtest: a\nSubtest a: SUCCESS (0.1s)\nStarting subtest: b\n\
+                 Starting dynamic subtest: pipe-A\nDynamic subtest pipe-A: FAIL (1.0s)\n\
+                 Subtest b: FAIL (1.0s)\nStarting subtest: c\n",
+            ),
+            137,
+        );
+        assert_eq!(o["a"], Verdict::Pass);
+        assert_eq!(o["b"], Verdict::Fail);
+        assert_eq!(o["b@pipe-A"], Verdict::Fail);
+        assert_eq!(o["c"], Verdict::Timeout);
+    }
+
+    #[test]
+    fn whole_test_from_exit_status() {
+        assert_eq!(parse_output(&[], 0)[""], Verdict::Pass);
+        assert_eq!(parse_output(&[], 77)[""], Verdict::Skip);
+        assert_eq!(parse_output(&[], 98)[""], Verdict::Fail);
+    }
+
+    #[test]
+    fn shared_failures_are_skips() {
+        let mut ours = BTreeMap::new();
+        let mut reference = BTreeMap::new();
+        let mk = |v: &[(&str, Verdict)]| -> Outcome {
+            v.iter().map(|(s, v)| (s.to_string(), *v)).collect()
+        };
+        ours.insert(
+            "x".into(),
+            mk(&[("a", Verdict::Fail), ("b", Verdict::Pass)]),
+        );
+        reference.insert(
+            "x".into(),
+            mk(&[("a", Verdict::Fail), ("b", Verdict::Pass)]),
+        );
+        ours.insert("y".into(), mk(&[("a", Verdict::Crash)]));
+        reference.insert("y".into(), mk(&[("a", Verdict::Pass)]));
+        let mut r1 = Report::new("o");
+        let mut r2 = Report::new("r");
+        record(&ours, &reference, &mut r1, &mut r2);
+        assert!(r1.lines[0].starts_with("SKIP o.x: also fails on C bochs"));
+        assert!(r1.lines[1].starts_with("FAIL o.y: only rbochs fails: a (crash)"));
+        assert_eq!(r1.failed, 1);
+        assert!(r2.lines[0].starts_with("SKIP r.x: the reference fails"));
+        assert_eq!(r2.lines[1], "PASS r.y");
+    }
+}

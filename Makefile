@@ -18,8 +18,10 @@ KSRC     ?=
 DEVICE   ?= VGA
 DISPLAY_BACKEND ?= none
 JOBS     ?= $(shell nproc)
-# Extra arguments of `make bench`, e.g. BENCH_ARGS="--runs 3 --frames 30".
+# Extra arguments of `make bench`, e.g. BENCH_ARGS="--runs 3 --frames 30", and the guest
+# architecture it runs on (arm64 or x86_64).
 BENCH_ARGS ?=
+BENCH_ARCH ?= arm64
 # An IGT GPU Tools meson build directory for `make igt` (Debian ships no IGT tests), and
 # extra arguments, e.g. IGT_ARGS="--timeout 60 kms_flip".
 IGT_DIR ?=
@@ -51,6 +53,9 @@ FRAGS_arm64-run := configs/arm64.config configs/rbochs-y.config
 # Only configured and built in part, by `make lint` (clippy, rustdoc).
 ARCH_arm64-lint := arm64
 FRAGS_arm64-lint := configs/arm64.config configs/rbochs-m.config
+# x86_64 with rbochs built in, for `make bench BENCH_ARCH=x86_64`.
+ARCH_x86_64-run := x86_64
+FRAGS_x86_64-run := configs/x86_64.config configs/rbochs-y.config
 # x86_64: the guest that runs IGT GPU Tools (Debian packages IGT for amd64 only).
 ARCH_x86_64-test := x86_64
 FRAGS_x86_64-test := configs/x86_64.config configs/debug.config configs/rbochs-m.config
@@ -140,9 +145,9 @@ check:
 # rbochs against Linux's C bochs driver and the memcpy limit, side by side in one guest boot
 # (a few minutes under TCG): the report, markdown and a PNG of the ratios, goes to
 # bench/results/ and the markdown is printed too.
-bench: initramfs-arm64-run
-	@$(VMTEST) bench --kernel $(BUILD)/arm64-run/$(IMAGE_arm64) \
-		--initrd $(BUILD)/arm64-run/initramfs.cpio --out $(OUT)/bench \
+bench: initramfs-$(BENCH_ARCH)-run
+	@$(VMTEST) bench --arch $(BENCH_ARCH) --kernel $(BUILD)/$(BENCH_ARCH)-run/$(IMAGE_$(BENCH_ARCH)) \
+		--initrd $(BUILD)/$(BENCH_ARCH)-run/initramfs.cpio --out $(OUT)/bench \
 		--results-dir $(CURDIR)/bench/results $(BENCH_ARGS)
 
 # IGT GPU Tools on rbochs and C bochs in an x86_64 guest (KVM when usable, else TCG): the

@@ -37,7 +37,6 @@ use kernel::{
                 CrtcState,
                 DriverCrtc, //
             },
-            damage::DamageIter,
             encoder::{
                 Encoder,
                 EncoderType, //
@@ -288,20 +287,16 @@ impl DriverPlane for Primary {
             let mut frame = screen.frame.lock();
             let pitch = fb.pitch(0) as usize;
             frame.pitch = pitch;
-            let (mut copied, mut rects) = (0u64, 0u64);
-            for clip in DamageIter::new(old, new) {
-                match new.copy_clip_to_slice(&clip, &mut frame.pixels, pitch) {
-                    Ok(n) => {
-                        copied += n as u64;
-                        rects += 1;
-                    }
-                    Err(e) => pr_err!("damage {clip:?} not copied: {e:?}\n"),
-                }
+            let done = new.copy_damage(old, |clip| {
+                new.copy_clip_to_slice(clip, &mut frame.pixels, pitch)
+            });
+            if let Some((clip, e)) = done.first_error {
+                pr_err!("damage {clip:?} not copied: {e:?}\n");
             }
             screen.commits.fetch_add(1, Ordering::Relaxed);
-            screen.rects.fetch_add(rects, Ordering::Relaxed);
-            screen.bytes.fetch_add(copied, Ordering::Relaxed);
-            screen.last_bytes.store(copied, Ordering::Relaxed);
+            screen.rects.fetch_add(done.rects, Ordering::Relaxed);
+            screen.bytes.fetch_add(done.bytes, Ordering::Relaxed);
+            screen.last_bytes.store(done.bytes, Ordering::Relaxed);
         });
     }
 }

@@ -200,6 +200,39 @@ impl<'a, T: KmsDriver> ModeConfig<'a, T> {
         self.drm.as_raw()
     }
 
+    /// Allocates a mode object and hands it to the DRM core with `register`.
+    ///
+    /// `register` gets the allocation, initialised by `init`, and calls the C initialiser
+    /// (`drm_*_init()`) on it. If it fails, the allocation is freed; once it succeeds, the object
+    /// belongs to the DRM core, which frees it through its `destroy` hook (with
+    /// [`KBox::from_raw`]) when the device is released.
+    ///
+    /// # Safety
+    ///
+    /// When `register` succeeds, the object's `destroy` hook must be the only place that frees
+    /// it, and only when the device is released.
+    pub(crate) unsafe fn new_object<M, E>(
+        &self,
+        init: impl PinInit<M, E>,
+        register: impl FnOnce(*mut M) -> Result,
+    ) -> Result<&'a M>
+    where
+        Error: From<E>,
+    {
+        let new = KBox::pin_init(init, GFP_KERNEL)?;
+        // SAFETY: The object never moves: it is freed only by rebuilding the box, either below
+        // or in its `destroy` hook.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) });
+        if let Err(e) = register(raw) {
+            // SAFETY: The DRM core did not take the object; we still own the allocation.
+            drop(unsafe { KBox::from_raw(raw) });
+            return Err(e);
+        }
+        // SAFETY: The DRM core frees the object when the device is released (guaranteed by the
+        // caller), which `'a`, a borrow of the unregistered device, cannot outlast.
+        Ok(unsafe { &*raw })
+    }
+
     /// Enables vblank handling for `num_crtcs` CRTCs (`drm_vblank_init()`).
     pub fn vblank_init(&self, num_crtcs: u32) -> Result {
         // SAFETY: The device is valid and not registered yet.

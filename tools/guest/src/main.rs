@@ -238,6 +238,31 @@ fn clipped(r: Result<()>, bytes: u64) -> std::result::Result<String, String> {
     }
 }
 
+/// Whether framebuffer `id` is gone from DRM's list of framebuffers (debugfs), waiting up to
+/// a second for the commit that let go of it.
+fn framebuffer_freed(id: u32) -> std::result::Result<String, String> {
+    let tag = format!("framebuffer[{id}]:");
+    let listed = || -> std::result::Result<bool, String> {
+        let dirs = std::fs::read_dir("/sys/kernel/debug/dri")
+            .map_err(|e| format!("/sys/kernel/debug/dri: {e}"))?;
+        let lists: Vec<String> = dirs
+            .flatten()
+            .filter_map(|d| std::fs::read_to_string(d.path().join("framebuffer")).ok())
+            .collect();
+        if lists.is_empty() {
+            return Err("no framebuffer list in debugfs".into());
+        }
+        Ok(lists.iter().any(|l| l.lines().any(|x| x.trim() == tag)))
+    };
+    for _ in 0..20 {
+        if !listed()? {
+            return Ok(format!("framebuffer {id} freed"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err(format!("framebuffer {id} still exists 1 s after RMFB"))
+}
+
 /// Shows pattern `seed` and holds the card open with the buffer mapped for `secs` seconds,
 /// then draws into the mapping and cleans up, reporting what the driver said.
 fn hold(card: &Card, size: &str, seed: &str, secs: &str) -> Result<()> {
@@ -381,6 +406,26 @@ fn badinput(card: &Card, c_bochs: bool) -> Result<()> {
     let _ = card.destroy_framebuffer(fb);
     card.destroy_dumb_buffer(db)
         .map_err(|e| format!("DESTROY_DUMB: {e}"))?;
+
+    // Framebuffers userspace removes are freed, not held by the driver: one that another has
+    // replaced on screen, then the one on screen (which takes the plane off).
+    let (adb, afb) = buffer(card, &p, 6)?;
+    let (bdb, bfb) = buffer(card, &p, 7)?;
+    for fb in [afb, bfb] {
+        card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
+            .map_err(|e| format!("SETCRTC: {e}"))?;
+    }
+    for (name, fb) in [("rmfb-replaced-freed", afb), ("rmfb-shown-freed", bfb)] {
+        check(
+            name,
+            match card.destroy_framebuffer(fb) {
+                Err(e) => Err(format!("RMFB: {e}")),
+                Ok(()) => framebuffer_freed(u32::from(fb)),
+            },
+        );
+    }
+    let _ = card.destroy_dumb_buffer(adb);
+    let _ = card.destroy_dumb_buffer(bdb);
 
     // Damage inside the framebuffer but outside what the plane shows is clipped to the
     // plane's source rectangle: a 1024x768 framebuffer scanned out at 640x480.

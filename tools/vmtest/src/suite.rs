@@ -542,16 +542,27 @@ pub fn check_cache_param(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()> {
     Ok(())
 }
 
+/// Starts a client in the background that shows pattern `seed` and holds the card with the
+/// buffer mapped for 60 s (`/tmp/hold.log`, pid in `/tmp/hold.pid`), and waits until it does.
+fn start_holder(vm: &mut Vm, seed: u32) -> Result<()> {
+    start_holder_for(vm, seed, 60)
+}
+
+/// [`start_holder`] holding for `secs` seconds.
+fn start_holder_for(vm: &mut Vm, seed: u32, secs: u32) -> Result<()> {
+    vm.ok(&format!(
+        "rbguest hold 1024x768 {seed} {secs} > /tmp/hold.log 2>&1 < /dev/null & echo $! > /tmp/hold.pid"
+    ))?;
+    wait_guest(vm, "grep -q @@HOLDING /tmp/hold.log")
+}
+
 /// System suspend and resume (s2idle with `pm_test=devices`: the drivers' suspend and resume
 /// hooks run, the platform stays up): the client's picture is back afterwards, and rbochs
 /// shows that the mode-config helpers turned the pipeline off and on again.
 pub fn check_suspend_resume(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()> {
     let seed = 25;
-    vm.ok(&format!(
-        "rbguest hold 1024x768 {seed} 60 > /tmp/hold.log 2>&1 < /dev/null & echo $! > /tmp/hold.pid"
-    ))?;
+    start_holder(vm, seed)?;
     let res = (|| {
-        wait_guest(vm, "grep -q @@HOLDING /tmp/hold.log")?;
         let state = |vm: &mut Vm| -> Result<Option<(u64, u64)>> {
             if drv.module != RBOCHS.module {
                 return Ok(None);
@@ -598,11 +609,8 @@ pub fn check_suspend_resume(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()>
 /// picture.
 pub fn check_panic(vm: &mut Vm, out: &Path) -> Result<()> {
     let seed = 27;
-    vm.ok(&format!(
-        "rbguest hold 1024x768 {seed} 60 > /tmp/hold.log 2>&1 < /dev/null & echo $! > /tmp/hold.pid"
-    ))?;
+    start_holder(vm, seed)?;
     let res = (|| {
-        wait_guest(vm, "grep -q @@HOLDING /tmp/hold.log")?;
         vm.ok("echo 1 > $(ls /sys/kernel/debug/dri/*/drm_panic_plane_0 | head -n1)")?;
         let shot = out.join("panic.png");
         vm.screendump(&shot)?;
@@ -626,10 +634,7 @@ pub fn check_panic(vm: &mut Vm, out: &Path) -> Result<()> {
 /// the screen no longer shows it. Ends the guest.
 pub fn check_shutdown(vm: &mut Vm, out: &Path) -> Result<()> {
     let seed = 26;
-    vm.ok(&format!(
-        "rbguest hold 1024x768 {seed} 60 > /tmp/hold.log 2>&1 < /dev/null & echo $! > /tmp/hold.pid"
-    ))?;
-    wait_guest(vm, "grep -q @@HOLDING /tmp/hold.log")?;
+    start_holder(vm, seed)?;
     let shot = out.join("before-halt.png");
     vm.screendump(&shot)?;
     Image::load(&shot)?
@@ -903,15 +908,14 @@ pub fn hotplug_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<(
     );
     let present = "grep -qs 0x1111 /sys/bus/pci/devices/*/device";
     let unplug = (|| {
-        vm.ok("rbguest hold 1024x768 9 20 > /tmp/h.log 2>&1 < /dev/null & echo $! > /tmp/h.pid")?;
-        wait_guest(&mut vm, "grep -q @@HOLDING /tmp/h.log")?;
+        start_holder_for(&mut vm, 9, 20)?;
         vm.qmp_execute("device_del", json!({ "id": "disp" }))?;
         // pciehp waits out the attention button's 5 s before it removes the device.
         vm.ok(&format!(
             "for i in $(seq 300); do {present} || break; sleep 0.1; done; ! {present}"
         ))
         .map_err(|e| format!("the device did not go away: {e}"))?;
-        let client = vm.ok("wait $(cat /tmp/h.pid); cat /tmp/h.log")?;
+        let client = vm.ok("wait $(cat /tmp/hold.pid); cat /tmp/hold.log")?;
         println!("INFO client after unplug: {}", client.join(" | "));
         Ok(())
     })();

@@ -23,7 +23,6 @@ use kernel::{
                 CrtcState,
                 DriverCrtc, //
             },
-            damage::DamageIter,
             format,
             plane::{
                 DriverPlane,
@@ -39,7 +38,11 @@ use kernel::{
     io::memremap::CachePolicy,
     pr_err_once,
     pr_warn_once,
-    prelude::*, //
+    prelude::*,
+    time::{
+        Instant,
+        Monotonic, //
+    }, //
 };
 
 use crate::driver::{
@@ -68,6 +71,8 @@ pub(crate) struct Stats {
     pub(crate) bytes: AtomicU64,
     /// Bytes copied by the last plane update.
     pub(crate) last_bytes: AtomicU64,
+    /// Time spent copying damage into video memory, in nanoseconds.
+    pub(crate) copy_ns: AtomicU64,
     /// Copies refused because they did not fit (should stay 0: atomic_check rejects them).
     pub(crate) errors: AtomicU64,
 }
@@ -99,6 +104,7 @@ impl Stats {
         writeln!(f, "rects: {}", self.rects.load(Ordering::Relaxed))?;
         writeln!(f, "bytes: {}", self.bytes.load(Ordering::Relaxed))?;
         writeln!(f, "last_bytes: {}", self.last_bytes.load(Ordering::Relaxed))?;
+        writeln!(f, "copy_ns: {}", self.copy_ns.load(Ordering::Relaxed))?;
         writeln!(f, "errors: {}", self.errors.load(Ordering::Relaxed))
     }
 }
@@ -154,19 +160,13 @@ impl DriverPlane for Primary {
         };
         with_hw(dev, |data| {
             let pitch = fb.pitch(0);
-            let mut copied = 0u64;
-            let mut rects = 0u64;
-            for clip in DamageIter::new(old, new) {
-                match new.copy_clip(&clip, &data.hw.vram, pitch as usize) {
-                    Ok(n) => {
-                        copied += n as u64;
-                        rects += 1;
-                    }
-                    Err(e) => {
-                        data.stats.errors.fetch_add(1, Ordering::Relaxed);
-                        pr_err_once!("rbochs: damage {clip:?} not copied: {e:?}\n");
-                    }
-                }
+            let start = Instant::<Monotonic>::now();
+            let done = new.copy_damage(old, |clip| {
+                new.copy_clip(clip, &data.hw.vram, pitch as usize)
+            });
+            let ns = start.elapsed().as_nanos();
+            if let Some((clip, e)) = done.first_error {
+                pr_err_once!("rbochs: damage {clip:?} not copied: {e:?}\n");
             }
             data.hw.set_base(
                 new.crtc_x().max(0) as u32,
@@ -176,9 +176,12 @@ impl DriverPlane for Primary {
             data.hw.set_format(fb.format());
             let s = &data.stats;
             s.commits.fetch_add(1, Ordering::Relaxed);
-            s.rects.fetch_add(rects, Ordering::Relaxed);
-            s.bytes.fetch_add(copied, Ordering::Relaxed);
-            s.last_bytes.store(copied, Ordering::Relaxed);
+            s.rects.fetch_add(done.rects, Ordering::Relaxed);
+            s.bytes.fetch_add(done.bytes, Ordering::Relaxed);
+            s.errors.fetch_add(done.failed, Ordering::Relaxed);
+            s.copy_ns
+                .fetch_add(u64::try_from(ns).unwrap_or(0), Ordering::Relaxed);
+            s.last_bytes.store(done.bytes, Ordering::Relaxed);
         });
     }
 

@@ -95,36 +95,28 @@ impl<T: DriverConnector> Connector<T> {
         kind: ConnectorType,
         init: impl PinInit<T, Error>,
     ) -> Result<&'a Self> {
-        let new = KBox::try_pin_init(
-            try_pin_init!(Self {
-                connector <- Opaque::init_zeroed(),
-                inner <- init,
-            }),
-            GFP_KERNEL,
-        )?;
-        // SAFETY: The connector is handed to the DRM core and freed only by `destroy_callback`.
-        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) });
-        // SAFETY: `raw` is valid.
-        let connector = unsafe { Opaque::cast_into(&raw const (*raw).connector) };
-
-        // SAFETY: The device is unregistered with an initialised mode configuration;
-        // `connector` is zeroed memory; the vtable is `'static`.
-        let ret = unsafe {
-            bindings::drm_connector_init(mc.as_raw(), connector, &Self::FUNCS, kind.0 as i32)
+        let init = try_pin_init!(Self {
+            connector <- Opaque::init_zeroed(),
+            inner <- init,
+        });
+        let register = |raw: *mut Self| {
+            // SAFETY: `raw` is a valid allocation.
+            let connector = unsafe { Opaque::cast_into(&raw const (*raw).connector) };
+            // SAFETY: The device is unregistered with an initialised mode configuration;
+            // `connector` is zeroed memory; the vtable is `'static`.
+            to_result(unsafe {
+                bindings::drm_connector_init(mc.as_raw(), connector, &Self::FUNCS, kind.0 as i32)
+            })?;
+            // SAFETY: `connector` is initialised; the helper vtable is `'static`.
+            unsafe {
+                bindings::drm_connector_helper_add(connector, &Self::HELPER_FUNCS);
+                bindings::drm_connector_attach_edid_property(connector);
+            }
+            Ok(())
         };
-        if let Err(e) = to_result(ret) {
-            // SAFETY: The DRM core did not take the connector; we still own the allocation.
-            drop(unsafe { KBox::from_raw(raw) });
-            return Err(e);
-        }
-        // SAFETY: `connector` is initialised; the helper vtable is `'static`.
-        unsafe {
-            bindings::drm_connector_helper_add(connector, &Self::HELPER_FUNCS);
-            bindings::drm_connector_attach_edid_property(connector);
-        }
-
-        // SAFETY: The connector lives until the device is released, which `'a` cannot outlast.
-        Ok(unsafe { &*raw })
+        // SAFETY: Only `destroy_callback` frees the connector, and the DRM core calls it when
+        // the device is released.
+        unsafe { mc.new_object(init, register) }
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::drm_connector {

@@ -117,40 +117,32 @@ impl<T: DriverCrtc> Crtc<T> {
         primary: &Plane<P>,
         init: impl PinInit<T, Error>,
     ) -> Result<&'a Self> {
-        let new = KBox::try_pin_init(
-            try_pin_init!(Self {
-                crtc <- Opaque::init_zeroed(),
-                inner <- init,
-            }),
-            GFP_KERNEL,
-        )?;
-        // SAFETY: The CRTC is handed to the DRM core and freed only by `destroy_callback`.
-        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) });
-        // SAFETY: `raw` is valid.
-        let crtc = unsafe { Opaque::cast_into(&raw const (*raw).crtc) };
-
-        // SAFETY: The device is unregistered with an initialised mode configuration; `crtc` is
-        // zeroed memory; `primary` belongs to the same device; the vtable is `'static`.
-        let ret = unsafe {
-            bindings::drm_crtc_init_with_planes(
-                mc.as_raw(),
-                crtc,
-                primary.as_raw(),
-                ptr::null_mut(),
-                &Self::FUNCS,
-                ptr::null(),
-            )
+        let init = try_pin_init!(Self {
+            crtc <- Opaque::init_zeroed(),
+            inner <- init,
+        });
+        let register = |raw: *mut Self| {
+            // SAFETY: `raw` is a valid allocation.
+            let crtc = unsafe { Opaque::cast_into(&raw const (*raw).crtc) };
+            // SAFETY: The device is unregistered with an initialised mode configuration; `crtc`
+            // is zeroed memory; `primary` belongs to the same device; the vtable is `'static`.
+            to_result(unsafe {
+                bindings::drm_crtc_init_with_planes(
+                    mc.as_raw(),
+                    crtc,
+                    primary.as_raw(),
+                    ptr::null_mut(),
+                    &Self::FUNCS,
+                    ptr::null(),
+                )
+            })?;
+            // SAFETY: `crtc` is initialised; the helper vtable is `'static`.
+            unsafe { bindings::drm_crtc_helper_add(crtc, &Self::HELPER_FUNCS) };
+            Ok(())
         };
-        if let Err(e) = to_result(ret) {
-            // SAFETY: The DRM core did not take the CRTC; we still own the allocation.
-            drop(unsafe { KBox::from_raw(raw) });
-            return Err(e);
-        }
-        // SAFETY: `crtc` is initialised; the helper vtable is `'static`.
-        unsafe { bindings::drm_crtc_helper_add(crtc, &Self::HELPER_FUNCS) };
-
-        // SAFETY: The CRTC lives until the device is released, which `'a` cannot outlast.
-        Ok(unsafe { &*raw })
+        // SAFETY: Only `destroy_callback` frees the CRTC, and the DRM core calls it when the
+        // device is released.
+        unsafe { mc.new_object(init, register) }
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::drm_crtc {

@@ -116,6 +116,36 @@ pub fn rows_end(offset: usize, pitch: usize, line: usize, rows: usize) -> Option
         .checked_add(line)
 }
 
+/// What copying the damage of a plane update did (see
+/// [`PlaneState::copy_damage`](super::plane::PlaneState::copy_damage)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DamageCopy {
+    /// Rectangles copied.
+    pub rects: u64,
+    /// Bytes copied.
+    pub bytes: u64,
+    /// Rectangles that could not be copied.
+    pub failed: u64,
+    /// The first rectangle that could not be copied, and why.
+    pub first_error: Option<(Rect, crate::error::Error)>,
+}
+
+impl DamageCopy {
+    /// Counts the outcome of copying `clip`.
+    pub fn add(&mut self, clip: &Rect, copied: crate::error::Result<usize>) {
+        match copied {
+            Ok(n) => {
+                self.rects += 1;
+                self.bytes += n as u64;
+            }
+            Err(e) => {
+                self.failed += 1;
+                self.first_error.get_or_insert((*clip, e));
+            }
+        }
+    }
+}
+
 /// Iterator over the damage clips of a plane update (`struct drm_atomic_helper_damage_iter`).
 pub struct DamageIter<'a> {
     iter: bindings::drm_atomic_helper_damage_iter,

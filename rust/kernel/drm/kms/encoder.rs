@@ -54,26 +54,28 @@ impl Encoder {
         kind: EncoderType,
         possible_crtcs: u32,
     ) -> Result<&'a Self> {
-        let new = KBox::pin_init(Opaque::<bindings::drm_encoder>::init_zeroed(), GFP_KERNEL)?;
-        // SAFETY: The encoder is handed to the DRM core and freed only by `destroy_callback`.
-        let raw = Opaque::cast_into(KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) }));
-
-        // SAFETY: The device is unregistered with an initialised mode configuration; `raw` is
-        // zeroed memory; the vtable is `'static`.
-        let ret = unsafe {
-            bindings::drm_encoder_init(mc.as_raw(), raw, &Self::FUNCS, kind.0 as i32, ptr::null())
+        let register = |raw: *mut Opaque<bindings::drm_encoder>| {
+            let raw = Opaque::cast_into(raw);
+            // SAFETY: The device is unregistered with an initialised mode configuration; `raw`
+            // is zeroed memory; the vtable is `'static`.
+            to_result(unsafe {
+                bindings::drm_encoder_init(
+                    mc.as_raw(),
+                    raw,
+                    &Self::FUNCS,
+                    kind.0 as i32,
+                    ptr::null(),
+                )
+            })?;
+            // SAFETY: Initialised above; set before registration, as the DRM core requires.
+            unsafe { (*raw).possible_crtcs = possible_crtcs };
+            Ok(())
         };
-        if let Err(e) = to_result(ret) {
-            // SAFETY: The DRM core did not take the encoder; we still own the allocation.
-            drop(unsafe { KBox::from_raw(Opaque::cast_from(raw).cast_mut()) });
-            return Err(e);
-        }
-        // SAFETY: Initialised above; set before registration, as the DRM core requires.
-        unsafe { (*raw).possible_crtcs = possible_crtcs };
-
-        // SAFETY: `Self` is a transparent wrapper; the encoder lives until the device is
-        // released, which `'a` cannot outlast.
-        Ok(unsafe { &*raw.cast::<Self>() })
+        // SAFETY: Only `destroy_callback` frees the encoder, and the DRM core calls it when the
+        // device is released.
+        let encoder = unsafe { mc.new_object(Opaque::init_zeroed(), register)? };
+        // SAFETY: `Self` is a transparent wrapper of the encoder, which lives as long.
+        Ok(unsafe { &*ptr::from_ref(encoder).cast::<Self>() })
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::drm_encoder {

@@ -5,7 +5,11 @@
 //! C header: [`include/drm/drm_plane.h`](srctree/include/drm/drm_plane.h)
 
 use super::{
-    damage::Rect,
+    damage::{
+        DamageCopy,
+        DamageIter,
+        Rect, //
+    },
     KmsDriver,
     ModeConfig, //
 };
@@ -22,7 +26,9 @@ use crate::{
         VTABLE_DEFAULT_ERROR, //
     },
     io::memremap::MemRemap,
+    new_mutex,
     prelude::*,
+    sync::Mutex,
     types::Opaque, //
 };
 use core::ptr;
@@ -79,9 +85,67 @@ pub trait DriverPlane: Send + Sync + Sized {
 pub struct Plane<T: DriverPlane> {
     #[pin]
     plane: Opaque<bindings::drm_plane>,
+    /// The framebuffer scanned out, kept mapped between commits.
+    #[pin]
+    kept: Mutex<Option<KeptMap>>,
     #[pin]
     inner: T,
 }
+
+/// A framebuffer reference together with a kernel mapping of its buffers.
+///
+/// The shadow-plane helpers map a plane's framebuffer before every commit and unmap it after.
+/// Mapping a large shared-memory buffer means setting up and tearing down page tables (and
+/// flushing the TLB) for every page of it. While a plane holds one of these, the per-commit
+/// mapping only takes another reference on this one: clients that keep drawing into the
+/// buffer on screen and report damage (fbdev, Xorg's shadow front buffer) map it once.
+///
+/// Only the framebuffer being put on screen is kept, so a framebuffer that userspace removes
+/// is not held beyond the commit that takes it off the plane.
+///
+/// # Invariants
+///
+/// `fb` is a framebuffer on which this object holds a reference, and `map` its mapping made by
+/// `drm_gem_fb_vmap()`; both are released on drop.
+struct KeptMap {
+    fb: *mut bindings::drm_framebuffer,
+    map: [bindings::iosys_map; bindings::DRM_FORMAT_MAX_PLANES as usize],
+}
+
+impl KeptMap {
+    /// Takes a reference on `fb` and maps it, or returns `None` if it cannot be mapped.
+    ///
+    /// # Safety
+    ///
+    /// `fb` must be a valid framebuffer made from GEM objects.
+    unsafe fn new(fb: *mut bindings::drm_framebuffer) -> Option<Self> {
+        let mut map = [bindings::iosys_map::default(); bindings::DRM_FORMAT_MAX_PLANES as usize];
+        // SAFETY: `fb` is valid (guaranteed by the caller); `drm_framebuffer_get()`.
+        unsafe { bindings::drm_mode_object_get(&raw mut (*fb).base) };
+        // SAFETY: `fb` is valid and made from GEM objects; `map` has room for every colour plane.
+        if unsafe { bindings::drm_gem_fb_vmap(fb, map.as_mut_ptr(), ptr::null_mut()) } != 0 {
+            // SAFETY: Drops the reference taken above (`drm_framebuffer_put()`).
+            unsafe { bindings::drm_mode_object_put(&raw mut (*fb).base) };
+            return None;
+        }
+        // INVARIANT: A reference on `fb` was taken and `map` is its mapping.
+        Some(Self { fb, map })
+    }
+}
+
+impl Drop for KeptMap {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant, `map` was made by `drm_gem_fb_vmap()` for `fb`, on which
+        // we hold a reference until just after.
+        unsafe {
+            bindings::drm_gem_fb_vunmap(self.fb, self.map.as_mut_ptr());
+            bindings::drm_mode_object_put(&raw mut (*self.fb).base);
+        }
+    }
+}
+
+// SAFETY: The references and the mapping may be released from any thread.
+unsafe impl Send for KeptMap {}
 
 impl<T: DriverPlane> Plane<T> {
     const FUNCS: bindings::drm_plane_funcs = bindings::drm_plane_funcs {
@@ -96,7 +160,7 @@ impl<T: DriverPlane> Plane<T> {
     };
 
     const HELPER_FUNCS: bindings::drm_plane_helper_funcs = bindings::drm_plane_helper_funcs {
-        begin_fb_access: Some(bindings::drm_gem_begin_shadow_fb_access),
+        begin_fb_access: Some(Self::begin_fb_access_callback),
         end_fb_access: Some(bindings::drm_gem_end_shadow_fb_access),
         atomic_check: Some(Self::atomic_check_callback),
         atomic_update: Some(Self::atomic_update_callback),
@@ -115,49 +179,39 @@ impl<T: DriverPlane> Plane<T> {
         formats: &'static [u32],
         init: impl PinInit<T, Error>,
     ) -> Result<&'a Self> {
-        let new = KBox::try_pin_init(
-            try_pin_init!(Self {
-                plane <- Opaque::init_zeroed(),
-                inner <- init,
-            }),
-            GFP_KERNEL,
-        )?;
-        // SAFETY: The plane is handed to the DRM core below and freed only by `destroy_callback`,
-        // which rebuilds the box; it never moves.
-        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) });
-        // SAFETY: `raw` is valid.
-        let plane = unsafe { Opaque::cast_into(&raw const (*raw).plane) };
-
-        // SAFETY: The device is unregistered and its mode configuration initialised (`mc`);
-        // `plane` is zeroed memory; `formats` and the vtable are `'static`.
-        let ret = unsafe {
-            bindings::drm_universal_plane_init(
-                mc.as_raw(),
-                plane,
-                0,
-                &Self::FUNCS,
-                formats.as_ptr(),
-                formats.len().try_into()?,
-                ptr::null(),
-                bindings::drm_plane_type_DRM_PLANE_TYPE_PRIMARY,
-                ptr::null(),
-            )
+        let init = try_pin_init!(Self {
+            plane <- Opaque::init_zeroed(),
+            kept <- new_mutex!(None, "Plane::kept"),
+            inner <- init,
+        });
+        let register = |raw: *mut Self| {
+            // SAFETY: `raw` is a valid allocation.
+            let plane = unsafe { Opaque::cast_into(&raw const (*raw).plane) };
+            // SAFETY: The device is unregistered and its mode configuration initialised (`mc`);
+            // `plane` is zeroed memory; `formats` and the vtable are `'static`.
+            to_result(unsafe {
+                bindings::drm_universal_plane_init(
+                    mc.as_raw(),
+                    plane,
+                    0,
+                    &Self::FUNCS,
+                    formats.as_ptr(),
+                    formats.len().try_into()?,
+                    ptr::null(),
+                    bindings::drm_plane_type_DRM_PLANE_TYPE_PRIMARY,
+                    ptr::null(),
+                )
+            })?;
+            // SAFETY: `plane` is initialised; the helper vtable is `'static`.
+            unsafe {
+                bindings::drm_plane_helper_add(plane, &Self::HELPER_FUNCS);
+                bindings::drm_plane_enable_fb_damage_clips(plane);
+            }
+            Ok(())
         };
-        if let Err(e) = to_result(ret) {
-            // SAFETY: The DRM core did not take the plane; we still own the allocation.
-            drop(unsafe { KBox::from_raw(raw) });
-            return Err(e);
-        }
-
-        // SAFETY: `plane` is initialised; the helper vtable is `'static`.
-        unsafe {
-            bindings::drm_plane_helper_add(plane, &Self::HELPER_FUNCS);
-            bindings::drm_plane_enable_fb_damage_clips(plane);
-        }
-
-        // SAFETY: The plane lives until the device is released, which `'a` (a borrow of the
-        // unregistered device) cannot outlast.
-        Ok(unsafe { &*raw })
+        // SAFETY: Only `destroy_callback` frees the plane, and the DRM core calls it when the
+        // device is released.
+        unsafe { mc.new_object(init, register) }
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::drm_plane {
@@ -201,6 +255,39 @@ impl<T: DriverPlane> Plane<T> {
         drop(unsafe {
             KBox::from_raw(container_of!(Opaque::cast_from(plane), Self, plane).cast_mut())
         });
+    }
+
+    /// Keeps `fb`, which the plane is about to scan out, mapped for this and later commits, in
+    /// place of the one kept before; keeps nothing when the plane goes dark.
+    ///
+    /// # Safety
+    ///
+    /// `fb` must be NULL or a valid framebuffer made from GEM objects.
+    unsafe fn keep_mapped(&self, fb: *mut bindings::drm_framebuffer) {
+        let mut kept = self.kept.lock();
+        if kept.as_ref().is_some_and(|k| k.fb == fb) {
+            return;
+        }
+        // Unmaps the previous one (the commits using it hold mappings of their own).
+        *kept = None;
+        if !fb.is_null() {
+            // Best effort: if it cannot be mapped now, each commit maps it (or fails) as usual.
+            // SAFETY: `fb` is valid (guaranteed by the caller).
+            *kept = unsafe { KeptMap::new(fb) };
+        }
+    }
+
+    extern "C" fn begin_fb_access_callback(
+        plane: *mut bindings::drm_plane,
+        state: *mut bindings::drm_plane_state,
+    ) -> c_int {
+        // SAFETY: The atomic helpers call this with a valid plane of a `Plane<T>` and a new state
+        // of it, whose framebuffer, if any, is made from GEM objects (the only kind this module's
+        // drivers create).
+        unsafe {
+            Self::from_raw(plane).keep_mapped((*state).fb);
+            bindings::drm_gem_begin_shadow_fb_access(plane, state)
+        }
     }
 
     extern "C" fn create_state_callback(
@@ -420,6 +507,24 @@ impl PlaneState {
             x_bytes: x * cpp,
             y,
         })
+    }
+
+    /// Copies what changed in the update from `old` to this state, one damage rectangle at a
+    /// time, with `copy` (e.g. a call of [`PlaneState::copy_clip`]), which returns the bytes it
+    /// copied; counts what was copied and what failed.
+    ///
+    /// A commit without damage information, or one that changes the framebuffer or the source
+    /// rectangle, damages the whole plane (see [`DamageIter`]).
+    pub fn copy_damage(
+        &self,
+        old: &PlaneState,
+        mut copy: impl FnMut(&Rect) -> Result<usize>,
+    ) -> DamageCopy {
+        let mut done = DamageCopy::default();
+        for clip in DamageIter::new(old, self) {
+            done.add(&clip, copy(&clip));
+        }
+        done
     }
 
     /// Copies rectangle `clip` of the framebuffer to the same position in `dst`, an image with

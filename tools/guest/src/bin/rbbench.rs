@@ -25,6 +25,10 @@
 //!   see much the same conditions without the copies eating into the updates' frame time;
 //!   `frac`: the median memcpy time over the median CPU time of an update ("fraction of
 //!   memcpy");
+//! - `vram_ms`: the same copy into the device's video memory instead of RAM, through the
+//!   PCI resource file (`resource0_wc`), into the half of video memory no driver scans out:
+//!   what writing to this device costs, whoever writes (`na` without `resource0_wc`, or when
+//!   half of video memory is smaller than a frame);
 //! - `damaged`: the bytes each update reported as damaged; `bytes`: the bytes the driver says
 //!   it copied per update (rbochs's debugfs counters; `na` where a driver has none).
 //!
@@ -211,8 +215,16 @@ fn copy_rects(dst: &mut [u8], src: &[u8], pitch: usize, rects: &[Rect]) -> Resul
     Ok(())
 }
 
-/// The driver's total copy counters `(commits, bytes)`, when it has them.
-fn counters(has: bool) -> Option<(u64, u64)> {
+/// The driver's total copy counters, when it has them.
+#[derive(Clone, Copy)]
+struct Counters {
+    commits: u64,
+    bytes: u64,
+    /// Time spent copying, in nanoseconds (rbochs only).
+    copy_ns: Option<u64>,
+}
+
+fn counters(has: bool) -> Option<Counters> {
     if !has {
         return None;
     }
@@ -223,16 +235,45 @@ fn counters(has: bool) -> Option<(u64, u64)> {
             .find(|(k, _)| k.trim() == key)
             .and_then(|(_, v)| v.trim().parse::<u64>().ok())
     };
-    Some((get("commits")?, get("bytes")?))
+    Some(Counters {
+        commits: get("commits")?,
+        bytes: get("bytes")?,
+        copy_ns: get("copy_ns"),
+    })
 }
 
-/// Bytes copied per commit between two counter readings.
-fn bytes_per_commit(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> String {
-    match (before, after) {
-        (Some((c0, b0)), Some((c1, b1))) if c1 > c0 => {
-            format!("{:.0}", (b1 - b0) as f64 / (c1 - c0) as f64)
+/// What the driver copied per update between two counter readings, for the `BENCH` line:
+/// `bytes=` and `copy_ms=` (the driver's own time in the copy).
+struct Copied {
+    bytes: String,
+    copy_ms: String,
+}
+
+impl Copied {
+    /// Per update, over `ops` updates (`None`: per commit the driver counted).
+    fn between(before: Option<Counters>, after: Option<Counters>, ops: Option<u64>) -> Self {
+        let na = || "na".to_string();
+        let (Some(b), Some(a)) = (before, after) else {
+            return Self {
+                bytes: na(),
+                copy_ms: na(),
+            };
+        };
+        let n = ops.unwrap_or(a.commits.saturating_sub(b.commits));
+        if n == 0 {
+            return Self {
+                bytes: na(),
+                copy_ms: na(),
+            };
         }
-        _ => "na".into(),
+        let n = n as f64;
+        Self {
+            bytes: format!("{:.0}", (a.bytes - b.bytes) as f64 / n),
+            copy_ms: match (b.copy_ns, a.copy_ns) {
+                (Some(t0), Some(t1)) => format!("{:.4}", (t1 - t0) as f64 / n / 1e6),
+                _ => na(),
+            },
+        }
     }
 }
 
@@ -241,15 +282,16 @@ fn bytes_per_commit(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> St
 struct Loop {
     wall: Vec<f64>,
     cpu: Vec<f64>,
-    /// The reference copies.
+    /// The reference copies into RAM and into video memory.
     reference: Vec<f64>,
+    vram: Vec<f64>,
     /// The whole loop of updates.
     total: f64,
 }
 
 impl Loop {
     /// Prints the `BENCH` line.
-    fn print(mut self, name: &str, hz: Option<u32>, damaged: u64, bytes: &str) {
+    fn print(mut self, name: &str, hz: Option<u32>, damaged: u64, copied: &Copied) {
         let ops = self.wall.len();
         let rate = if self.total > 0.0 {
             ops as f64 / self.total
@@ -268,11 +310,18 @@ impl Loop {
             (format!("{:.4}", m * 1e3), frac)
         };
         let hz = hz.map_or("na".into(), |h| h.to_string());
+        let vram = if self.vram.is_empty() {
+            "na".to_string()
+        } else {
+            format!("{:.4}", median(&mut self.vram) * 1e3)
+        };
         println!(
             "BENCH {name} ops={ops} rate={rate:.3} hz={hz} wall_ms={:.4} cpu_ms={:.4} \
-             memcpy_ms={memcpy} frac={frac} damaged={damaged} bytes={bytes}",
+             memcpy_ms={memcpy} frac={frac} vram_ms={vram} damaged={damaged} bytes={} copy_ms={}",
             median(&mut self.wall) * 1e3,
             median(&mut self.cpu) * 1e3,
+            copied.bytes,
+            copied.copy_ms,
         );
         let _ = std::io::stdout().flush();
     }
@@ -356,11 +405,68 @@ enum Path {
     DirtyFb,
 }
 
+/// The upper half of the device's video memory, mapped write-combined through sysfs.
+struct Vram {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Vram {
+    /// Maps video memory (PCI BAR 0) of `card`, if the kernel offers a write-combined mapping
+    /// (a plain `resource0` mapping is Device memory on arm64, where memcpy's unaligned
+    /// accesses fault).
+    fn open(card: &Card) -> Option<Vram> {
+        let st = rustix::fs::fstat(card.as_fd()).ok()?;
+        let (maj, min) = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
+        let path = format!("/sys/dev/char/{maj}:{min}/device/resource0_wc");
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .ok()?;
+        let len = usize::try_from(f.metadata().ok()?.len()).ok()?;
+        // SAFETY: A new shared mapping of the whole resource at an address of the kernel's
+        // choice; it is only reached through `upper_half()` and unmapped on drop.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::SHARED,
+                &f,
+                0,
+            )
+        }
+        .ok()?;
+        Some(Vram {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// The half of video memory above what any mode of the benchmark scans out.
+    fn upper_half(&mut self) -> &mut [u8] {
+        let half = self.len / 2;
+        // SAFETY: `ptr..ptr + len` is mapped read-write for the life of `self`, and borrowed
+        // mutably here; nothing else in this process refers to it.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(half), self.len - half) }
+    }
+}
+
+impl Drop for Vram {
+    fn drop(&mut self) {
+        // SAFETY: Unmapping the mapping made in `open`, no longer borrowed.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
 /// What the workloads of one `rbbench kms` pass share.
 struct Pass<'a> {
     card: &'a Card,
     /// The destination of the reference copies: a frame of the largest mode, in RAM.
     ram: Vec<u8>,
+    /// And in video memory, where the device has room for a second frame.
+    vram: Option<Vram>,
     /// Updates per workload.
     frames: u32,
     /// The driver has rbochs's debugfs counters.
@@ -378,22 +484,23 @@ impl Pass<'_> {
         path: Path,
     ) -> Result<()> {
         let hz = scr.pipe.mode.vrefresh();
-        let (l, bytes) = self.measure(scr, rects, path, self.frames)?;
+        let (l, copied) = self.measure(scr, rects, path, self.frames)?;
         let damaged = rects.iter().map(Rect::bytes).sum();
-        l.print(name, Some(hz), damaged, &bytes);
+        l.print(name, Some(hz), damaged, &copied);
         Ok(())
     }
 
-    /// The loops of [`Pass::damage_loop`]: the timings and the bytes copied per update.
+    /// The loops of [`Pass::damage_loop`]: the timings and what the driver copied per update.
     fn measure(
         &mut self,
         scr: &mut Screen,
         rects: &[Rect],
         path: Path,
         frames: u32,
-    ) -> Result<(Loop, String)> {
+    ) -> Result<(Loop, Copied)> {
         let (card, ram, has_counters) = (self.card, &mut self.ram[..], self.has_counters);
         let pitch = scr.db.pitch() as usize;
+        let frame = pitch * scr.size().1 as usize;
         let blob = rbguest::damage_blob_bytes(&rects.iter().map(Rect::damage).collect::<Vec<_>>());
         let clips = rects.iter().map(Rect::clip).collect::<Result<Vec<_>>>()?;
         let target = scr.target;
@@ -443,7 +550,21 @@ impl Pass<'_> {
                 l.reference.push(t.elapsed().as_secs_f64());
             }
         }
-        Ok((l, bytes_per_commit(before, after)))
+        // And into video memory, where it fits.
+        if let Some(vram) = self.vram.as_mut() {
+            let dst = vram.upper_half();
+            if dst.len() >= frame {
+                for i in 0..WARMUP + frames {
+                    draw(&mut map, i)?;
+                    let t = Instant::now();
+                    copy_rects(dst, &map, pitch, rects)?;
+                    if i >= WARMUP {
+                        l.vram.push(t.elapsed().as_secs_f64());
+                    }
+                }
+            }
+        }
+        Ok((l, Copied::between(before, after, None)))
     }
 
     /// The workloads of one screen: full frames, and at [`BIG`] small damage and DIRTYFB.
@@ -496,6 +617,7 @@ fn kms(frames: &str, switches: &str) -> Result<()> {
     let mut pass = Pass {
         card: &card,
         ram: vec![0x55; usize::from(bw) * usize::from(bh) * 4],
+        vram: Vram::open(&card),
         frames,
         has_counters,
     };
@@ -558,7 +680,7 @@ fn modesets(
         &format!("modeset-{}-{}", MODESET_MODES[0], MODESET_MODES[1]),
         None,
         (frame(a) + frame(b)) / 2,
-        &bytes_per_commit(before, after),
+        &Copied::between(before, after, None),
     );
     Ok(())
 }
@@ -694,11 +816,12 @@ fn fbcon(lines: &str) -> Result<()> {
     let busy = busy_now()? - busy;
     l.cpu = vec![busy / f64::from(lines)];
     let after = counters(has_counters);
-    let bytes = match (before, after) {
-        (Some((_, b0)), Some((_, b1))) => format!("{:.0}", (b1 - b0) as f64 / f64::from(lines)),
-        _ => "na".into(),
-    };
-    l.print("fbcon", None, 0, &bytes);
+    l.print(
+        "fbcon",
+        None,
+        0,
+        &Copied::between(before, after, Some(u64::from(lines))),
+    );
     Ok(())
 }
 

@@ -1136,8 +1136,9 @@ fn sample_state(vm: &mut Vm) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
-/// Odd geometry and tiny video memory: an EDID mode whose width is not a multiple of 8 (pitch
-/// 4004 bytes) shows pixel-exact; with 1 MiB of video memory the driver offers only modes that
+/// Odd geometry and tiny video memory: an EDID preferring a mode whose width is not a multiple
+/// of 8 (1001x667, which the device would show 1000 wide) gets a 1000x667 mode preferred in
+/// its place, shown pixel-exact; with 1 MiB of video memory the driver offers only modes that
 /// fit, or refuses with a log line.
 pub fn odd_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
     let name = format!("{}-odd", drv.module);
@@ -1152,14 +1153,21 @@ pub fn odd_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
                     "odd-edid-mode",
                     &format!("C bochs offers a {w} pixel wide mode, which the device cannot show"),
                 ),
-                p if ci.modes.iter().all(|m| m.0 % 8 == 0) && !ci.modes.is_empty() => {
-                    // With the EDID's own preferred mode refused, any listed mode must work.
-                    let (w, h) = p.unwrap_or(ci.modes[0]);
-                    let r = check_pattern(&mut vm, &out, (w, h), 61);
+                Some(p) if ci.modes.iter().all(|m| m.0 % 8 == 0) => {
+                    // rbochs offers the EDID's preferred mode narrowed to what the device
+                    // shows, 1000x667, in its place; it must show pixel-exact.
+                    let r = match p {
+                        (1000, 667) => check_pattern(&mut vm, &out, p, 61),
+                        _ => Err(format!("preferred mode {p:?}, want (1000, 667)")),
+                    };
                     rep.record("odd-edid-mode", r);
                 }
                 _ => {
-                    let e = format!("modes {:?}: widths must be multiples of 8", ci.modes);
+                    let e = format!(
+                        "modes {:?}, preferred {:?}: widths must be multiples of 8, and one \
+                         mode preferred",
+                        ci.modes, ci.preferred
+                    );
                     rep.record("odd-edid-mode", Err(e));
                 }
             },

@@ -260,7 +260,8 @@ impl DriverConnector for Output {
 
         if let Some(edid) = edid {
             if probe.update_edid(Some(&edid)).is_ok() {
-                return probe.add_edid_modes();
+                let n = probe.add_edid_modes();
+                return n + add_aligned_preferred(probe);
             }
         }
         let _ = probe.update_edid(None);
@@ -269,6 +270,23 @@ impl DriverConnector for Output {
         probe.set_preferred_mode(out.defx, out.defy);
         n
     }
+}
+
+/// When the EDID prefers a width the device cannot show (QEMU's `xres` not a multiple of 8),
+/// offers that mode narrowed to the width the device would show, as the preferred one; the
+/// original is then filtered out by [`mode_valid`]. Returns the number of modes added.
+fn add_aligned_preferred(probe: &mut ModeProbe<'_>) -> u32 {
+    let Some((w, h)) = probe.preferred_size().filter(|&(w, _)| w % 8 != 0) else {
+        return 0;
+    };
+    let (Ok(w8), Ok(h)) = (u16::try_from(w & !7), u16::try_from(h)) else {
+        return 0;
+    };
+    if w8 == 0 || probe.add_cvt_mode(w8, h, 60).is_err() {
+        return 0;
+    }
+    probe.set_preferred_mode(w8.into(), h.into());
+    1
 }
 
 /// Modes that fit into video memory (one 32 bpp frame).

@@ -231,6 +231,52 @@ impl ModeProbe<'_> {
         n.try_into().unwrap_or(0)
     }
 
+    /// The size of the first probed mode marked preferred (by the EDID or
+    /// [`ModeProbe::set_preferred_mode`]), if any.
+    pub fn preferred_size(&self) -> Option<(u32, u32)> {
+        // SAFETY: The connector is valid and the mode configuration locked, so the list of
+        // probed modes does not change while we walk it.
+        let head = unsafe { &raw mut (*self.connector).probed_modes };
+        // SAFETY: As above; `head` is an initialised list head.
+        let mut pos = unsafe { (*head).next };
+        while pos != head {
+            // SAFETY: Every entry of `probed_modes` is the `head` of a `struct drm_display_mode`.
+            let mode = unsafe { &*container_of!(pos, bindings::drm_display_mode, head) };
+            if u32::from(mode.type_) & bindings::DRM_MODE_TYPE_PREFERRED != 0 {
+                return Some((mode.hdisplay.into(), mode.vdisplay.into()));
+            }
+            pos = mode.head.next;
+        }
+        None
+    }
+
+    /// Adds a VESA CVT mode of `width` x `height` at `refresh` Hz (`drm_cvt_mode()`).
+    ///
+    /// Fails with `EINVAL` if no such mode can be made.
+    pub fn add_cvt_mode(&mut self, width: u16, height: u16, refresh: u16) -> Result {
+        // SAFETY: The connector is valid and belongs to its device.
+        let dev = unsafe { (*self.connector).dev };
+        // SAFETY: `dev` is valid; the mode is newly allocated or NULL.
+        let mode = unsafe {
+            bindings::drm_cvt_mode(
+                dev,
+                width.into(),
+                height.into(),
+                refresh.into(),
+                false,
+                false,
+                false,
+            )
+        };
+        if mode.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: The connector is valid and the mode configuration locked; the list takes
+        // ownership of `mode`.
+        unsafe { bindings::drm_mode_probed_add(self.connector, mode) };
+        Ok(())
+    }
+
     /// Marks the probed mode of that size as preferred (`drm_set_preferred_mode()`).
     pub fn set_preferred_mode(&mut self, width: u32, height: u32) {
         let c = |v: u32| c_int::try_from(v).unwrap_or(c_int::MAX);

@@ -451,24 +451,12 @@ fn step(fd: BorrowedFd<'_>, rng: &mut Rng, w: &mut World) -> (&'static str, bool
             } else {
                 m.offset + 4096 * rng.below(1024)
             };
-            // SAFETY: A fresh shared mapping at an address of the kernel's choice, unmapped
-            // right away; only its first byte is touched.
-            let r = unsafe {
-                rustix::mm::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-                    rustix::mm::MapFlags::SHARED,
-                    fd,
-                    offset,
-                )
-            };
-            match r {
-                Ok(p) => {
-                    // SAFETY: `p` is a live mapping of at least one byte.
-                    unsafe {
-                        p.cast::<u8>().write_volatile(0x5a);
-                        let _ = rustix::mm::munmap(p, len);
+            // A fresh shared mapping, unmapped right away; only its first byte is touched.
+            match rbguest::SharedMap::new(fd, len, offset) {
+                Ok(mut m) => {
+                    if let Some(b) = m.as_mut_slice().first_mut() {
+                        // SAFETY: `b` is a live byte of the mapping.
+                        unsafe { std::ptr::write_volatile(b, 0x5a) };
                     }
                     ("MMAP", true)
                 }

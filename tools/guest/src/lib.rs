@@ -21,6 +21,50 @@ pub mod pattern;
 /// Errors are messages for the host to show.
 pub type Result<T> = std::result::Result<T, String>;
 
+/// A shared, readable and writable mapping of `len` bytes of `fd` from `offset`, unmapped on
+/// drop.
+pub struct SharedMap {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl SharedMap {
+    /// Maps `fd` (a DRM card at a dumb buffer's offset, a PCI resource file); the kernel's
+    /// refusal comes back as its errno.
+    pub fn new(fd: impl AsFd, len: usize, offset: u64) -> rustix::io::Result<SharedMap> {
+        // SAFETY: A new mapping at an address of the kernel's choice: it overlaps nothing of
+        // ours, and is reached only through the returned object.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::SHARED,
+                fd,
+                offset,
+            )
+        }?;
+        Ok(SharedMap {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// The mapped bytes.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: `ptr..ptr + len` is mapped read-write for the life of `self`, and borrowed
+        // mutably here.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+impl Drop for SharedMap {
+    fn drop(&mut self) {
+        // SAFETY: Unmapping the mapping made in `new`, no longer borrowed.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
 /// An open DRM card.
 pub struct Card(File);
 

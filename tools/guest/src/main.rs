@@ -32,7 +32,7 @@ use drm_fourcc::DrmFourcc;
 
 use rbguest::{
     buffer, commit_damage, draw, driver_counter, driver_state, mode_name, pipe, primary_plane,
-    Card, DamageRect, Result,
+    Card, DamageRect, Result, SharedMap,
 };
 
 mod fuzz;
@@ -328,25 +328,10 @@ fn badinput(card: &Card, c_bochs: bool) -> Result<()> {
     let len = (wide.pitch() * 768) as usize + (1 << 20);
     let map =
         dumbbuffer::map(fd, wide.handle().into(), 0, 0).map_err(|e| format!("MAP_DUMB: {e}"))?;
-    // SAFETY: A new mapping at an address of the kernel's choice; unmapped below if made.
-    let r = unsafe {
-        rustix::mm::mmap(
-            std::ptr::null_mut(),
-            len,
-            rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-            rustix::mm::MapFlags::SHARED,
-            fd,
-            map.offset,
-        )
-    };
     check(
         "mmap-past-object",
-        match r {
-            Ok(ptr) => {
-                // SAFETY: Unmapping what was just mapped.
-                let _ = unsafe { rustix::mm::munmap(ptr, len) };
-                Err("mapped".into())
-            }
+        match SharedMap::new(fd, len, map.offset) {
+            Ok(_) => Err("mapped".into()),
             Err(e) => Ok(format!("refused: {e}")),
         },
     );

@@ -46,7 +46,9 @@ use drm::control::{
     ClipRect, Device as ControlDevice,
 };
 use drm::{ClientCapability, Device};
-use rbguest::{buffer, driver_state, pipe, primary_plane, Card, DamageRect, Pipe, Result};
+use rbguest::{
+    buffer, driver_state, pipe, primary_plane, Card, DamageRect, Pipe, Result, SharedMap,
+};
 use rustix::time::{clock_gettime, ClockId};
 
 /// Size of the damage rectangles of the small-damage workloads.
@@ -406,10 +408,7 @@ enum Path {
 }
 
 /// The upper half of the device's video memory, mapped write-combined through sysfs.
-struct Vram {
-    ptr: *mut u8,
-    len: usize,
-}
+struct Vram(SharedMap);
 
 impl Vram {
     /// Maps video memory (PCI BAR 0) of `card`, if the kernel offers a write-combined mapping
@@ -425,38 +424,14 @@ impl Vram {
             .open(path)
             .ok()?;
         let len = usize::try_from(f.metadata().ok()?.len()).ok()?;
-        // SAFETY: A new shared mapping of the whole resource at an address of the kernel's
-        // choice; it is only reached through `upper_half()` and unmapped on drop.
-        let ptr = unsafe {
-            rustix::mm::mmap(
-                std::ptr::null_mut(),
-                len,
-                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-                rustix::mm::MapFlags::SHARED,
-                &f,
-                0,
-            )
-        }
-        .ok()?;
-        Some(Vram {
-            ptr: ptr.cast(),
-            len,
-        })
+        SharedMap::new(&f, len, 0).ok().map(Vram)
     }
 
     /// The half of video memory above what any mode of the benchmark scans out.
     fn upper_half(&mut self) -> &mut [u8] {
-        let half = self.len / 2;
-        // SAFETY: `ptr..ptr + len` is mapped read-write for the life of `self`, and borrowed
-        // mutably here; nothing else in this process refers to it.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(half), self.len - half) }
-    }
-}
-
-impl Drop for Vram {
-    fn drop(&mut self) {
-        // SAFETY: Unmapping the mapping made in `open`, no longer borrowed.
-        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
+        let all = self.0.as_mut_slice();
+        let half = all.len() / 2;
+        &mut all[half..]
     }
 }
 

@@ -388,10 +388,14 @@ impl Vm {
         if !before.is_empty() {
             out.push(before.to_string());
         }
-        let rc = rest
-            .trim_end_matches('@')
+        // The kernel may print on the same console line right after the marker.
+        let (status, after) = rest.split_once("@@").unwrap_or((rest, ""));
+        let rc = status
             .parse()
             .map_err(|_| format!("bad status marker '{last}'"))?;
+        if !after.is_empty() {
+            out.push(after.to_string());
+        }
         Ok((rc, out))
     }
 

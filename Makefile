@@ -22,9 +22,11 @@ JOBS     ?= $(shell nproc)
 # architecture it runs on (arm64 or x86_64).
 BENCH_ARGS ?=
 BENCH_ARCH ?= arm64
-# An IGT GPU Tools meson build directory for `make igt` (Debian ships no IGT tests), and
-# extra arguments, e.g. IGT_ARGS="--timeout 60 kms_flip".
+# IGT GPU Tools for `make igt`: Debian's igt-gpu-tools-tests from IGT_SUITE, fetched into
+# $(CACHE)/igt, unless IGT_DIR names an IGT meson build directory of your own; and extra
+# arguments, e.g. IGT_ARGS="--timeout 60 kms_flip".
 IGT_DIR ?=
+IGT_SUITE ?= forky
 IGT_ARGS ?=
 
 export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
@@ -152,9 +154,20 @@ bench: initramfs-$(BENCH_ARCH)-run
 
 # IGT GPU Tools on rbochs and C bochs in an x86_64 guest (KVM when usable, else TCG): the
 # comparison goes to $(OUT)/igt/report.md, one result line per test and driver to
-# $(OUT)/igt/results.txt.
-igt: initramfs-x86_64-test
-	@tools/igt-initramfs.sh "$(IGT_DIR)" $(BUILD)/x86_64-test/initramfs.cpio \
+# $(OUT)/igt/results.txt. IGT's tests come from Debian's igt-gpu-tools-tests with the
+# libraries they load (tools/igt-fetch.sh, a few seconds), or from IGT_DIR.
+IGT_ROOT := $(CACHE)/igt/root
+ifeq ($(IGT_DIR),)
+IGT := $(IGT_ROOT)
+else
+IGT := $(IGT_DIR)
+endif
+$(IGT_ROOT)/.stamp: tools/igt-fetch.sh tools/apt-private.sh | $(STAMPS)/setup
+	@rm -f $@
+	@tools/igt-fetch.sh $(IGT_ROOT) $(IGT_SUITE)
+
+igt: $(if $(IGT_DIR),,$(IGT_ROOT)/.stamp) initramfs-x86_64-test
+	@tools/igt-initramfs.sh "$(IGT)" $(BUILD)/x86_64-test/initramfs.cpio \
 		$(BUILD)/x86_64-test/igt.cpio $$($(VMTEST) igt-tests)
 	@mkdir -p $(OUT)/igt
 	@$(VMTEST) igt --arch x86_64 --kernel $(BUILD)/x86_64-test/$(IMAGE_x86_64) \

@@ -6,8 +6,12 @@
 # machine's configuration, so no registry host is named here.
 #
 # usage: apt-private.sh download DIR SUITE ARCH PACKAGE...
+#        apt-private.sh download-deps DIR SUITE ARCH PACKAGE...
 #        apt-private.sh install DIR SUITE PACKAGE...
 #   download  fetch .deb files of ARCH from SUITE into DIR (nothing installed)
+#   download-deps  the same, with every package they depend on, recursively
+#             (what installing them on an empty system would take), into
+#             DIR/archives
 #   install   install PACKAGEs on this machine from SUITE (e.g. the release's
 #             -backports), using the machine's own suites for dependencies
 #   DIR       private apt state (lists, cache, sources)
@@ -15,10 +19,10 @@ set -euo pipefail
 
 die() { echo "apt-private: error: $*" >&2; exit 1; }
 
-usage="usage: $0 download DIR SUITE ARCH PACKAGE... | install DIR SUITE PACKAGE..."
+usage="usage: $0 download|download-deps DIR SUITE ARCH PACKAGE... | install DIR SUITE PACKAGE..."
 verb=${1:-}
 case "$verb" in
-download) [ $# -ge 5 ] || die "$usage"; dir=$2 suite=$3 arch=$4; shift 4 ;;
+download | download-deps) [ $# -ge 5 ] || die "$usage"; dir=$2 suite=$3 arch=$4; shift 4 ;;
 install) [ $# -ge 4 ] || die "$usage"; dir=$2 suite=$3 arch=$(dpkg --print-architecture); shift 3 ;;
 *) die "$usage" ;;
 esac
@@ -64,7 +68,7 @@ opts=(
 	-o "Dir::State::Lists=$dir/lists"
 	-o "APT::Sandbox::User=root"
 )
-if [ "$verb" = download ]; then
+if [ "$verb" != install ]; then
 	# A private world: no machine sources, no installed packages.
 	: >"$dir/status"
 	opts+=(
@@ -98,6 +102,14 @@ if [ "$verb" = install ]; then
 fi
 
 cd "$dir"
+if [ "$verb" = download-deps ]; then
+	# The private status is empty, so apt fetches the whole dependency closure.
+	echo "apt-private: downloading $* with their dependencies ($suite/$arch)"
+	apt-get -q -y "${opts[@]}" -o "Dir::Cache::archives=$dir/archives" \
+		install --download-only --no-install-recommends "$@" >"$dir/download.log" 2>&1 ||
+		{ tail -n 20 "$dir/download.log" >&2; die "could not download $* from $suite/$arch"; }
+	exit 0
+fi
 for pkg in "$@"; do
 	echo "apt-private: downloading $pkg ($suite/$arch)"
 	apt-get -q "${opts[@]}" download "$pkg" ||

@@ -4,21 +4,32 @@
 # Add IGT GPU Tools' test programs, with the shared libraries they load, to a guest
 # initramfs: a second cpio archive appended to the first (the kernel unpacks both).
 #
-# Debian's intel-gpu-tools package ships IGT's tools and benchmarks but none of its tests
-# (bookworm, trixie and sid alike), so IGT_DIR must name a meson build directory of
-# IGT (its tests/ holds the test programs), built for x86_64 on this machine.
+# IGT is either a root file system that tools/igt-fetch.sh filled from Debian's
+# igt-gpu-tools-tests (tests in usr/libexec/igt-gpu-tools, libraries resolved inside that
+# root with its own loader), or an IGT meson build directory built on this machine (tests in
+# tests/, libraries as this machine resolves them).
 #
-# usage: igt-initramfs.sh IGT_DIR BASE.cpio OUT.cpio TEST...
+# usage: igt-initramfs.sh IGT BASE.cpio OUT.cpio TEST...
 set -euo pipefail
 
 die() { echo "igt-initramfs: error: $*" >&2; exit 1; }
 
-[ $# -ge 4 ] || die "usage: $0 IGT_DIR BASE.cpio OUT.cpio TEST..."
+[ $# -ge 4 ] || die "usage: $0 IGT BASE.cpio OUT.cpio TEST..."
 igt=$1 base=$2 out=$3
 shift 3
-[ -n "$igt" ] || die "IGT_DIR is not set: Debian's intel-gpu-tools ships no IGT tests;" \
-	"build IGT (meson) and run 'make igt IGT_DIR=/path/to/igt/build'"
-[ -d "$igt/tests" ] || die "$igt/tests not found: IGT_DIR must be an IGT meson build directory"
+[ -n "$igt" ] || die "no IGT given (run 'make igt', which fetches it, or give IGT_DIR)"
+if [ -d "$igt/usr/libexec/igt-gpu-tools" ]; then
+	root=$igt
+	tests=$root/usr/libexec/igt-gpu-tools
+	version=$(cat "$root/.stamp" 2>/dev/null || echo "IGT from $root")
+elif [ -d "$igt/tests" ]; then
+	root=
+	tests=$igt/tests
+	version="IGT $(awk -F"'" '/^[[:space:]]*version *:/ { print $2; exit }' "$igt/../meson.build" \
+		2>/dev/null || true) built in $igt"
+else
+	die "$igt is neither a root filled by igt-fetch.sh (usr/libexec/igt-gpu-tools) nor an IGT meson build directory (tests/)"
+fi
 [ -f "$base" ] || die "$base not found"
 
 stage=$(mktemp -d)
@@ -26,28 +37,48 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/igt" "$stage/lib/x86_64-linux-gnu" "$stage/lib64"
 progs=()
 for t in "$@"; do
-	if [ -x "$igt/tests/$t" ]; then
-		progs+=("$igt/tests/$t")
-		cp "$igt/tests/$t" "$stage/igt/"
+	if [ -x "$tests/$t" ]; then
+		progs+=("$tests/$t")
+		cp "$tests/$t" "$stage/igt/"
 	else
-		echo "igt-initramfs: $t not built in $igt/tests (it will be reported as missing)" >&2
+		echo "igt-initramfs: $t not in $tests (it will be reported as missing)" >&2
 	fi
 done
-[ ${#progs[@]} -gt 0 ] || die "none of the IGT tests asked for is built in $igt/tests"
-# The libraries the programs load, as this machine resolves them (from the build directory,
-# where their run path finds IGT's own library).
-ldd "${progs[@]}" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' |
-	sort -u | while read -r lib; do
-		case "$lib" in
-		*/ld-linux-x86-64.so.2) cp -L "$lib" "$stage/lib64/ld-linux-x86-64.so.2" ;;
-		*) cp -L "$lib" "$stage/lib/x86_64-linux-gnu/" ;;
-		esac
+[ ${#progs[@]} -gt 0 ] || die "none of the IGT tests asked for is in $tests"
+echo "$version" >"$stage/igt/VERSION"
+
+# list PROG...: the libraries the programs load ("soname => path" lines, ldd's format).
+list() {
+	if [ -z "$root" ]; then
+		# As this machine resolves them (the build directory's run path finds libigt).
+		ldd "$@" 2>/dev/null
+		return
+	fi
+	# Inside the root, with its own loader: nothing may come from this machine.
+	local p
+	for p in "$@"; do
+		"$root/usr/lib64/ld-linux-x86-64.so.2" --library-path \
+			"$root/usr/lib/x86_64-linux-gnu" \
+			--list "$p" 2>&1 || true
 	done
-[ -f "$stage/lib64/ld-linux-x86-64.so.2" ] || die "no dynamic loader found for the IGT programs"
-missing=$(ldd "${progs[@]}" 2>/dev/null | grep 'not found' | sort -u || true)
+}
+libs=$(list "${progs[@]}")
+missing=$(grep 'not found' <<<"$libs" | sort -u || true)
 [ -z "$missing" ] || die "libraries the IGT programs need are missing: $missing"
+paths=$(awk '$2 == "=>" && $3 ~ /^\// { print $3; next } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' <<<"$libs" | sort -u)
+if [ -n "$root" ]; then
+	outside=$(grep -v "^$root/" <<<"$paths" || true)
+	[ -z "$outside" ] || die "libraries resolved outside $root: $outside"
+fi
+while read -r lib; do
+	case "$lib" in
+	*/ld-linux-x86-64.so.2) cp -L "$lib" "$stage/lib64/ld-linux-x86-64.so.2" ;;
+	*) cp -L "$lib" "$stage/lib/x86_64-linux-gnu/" ;;
+	esac
+done <<<"$paths"
+[ -f "$stage/lib64/ld-linux-x86-64.so.2" ] || die "no dynamic loader found for the IGT programs"
 
 (cd "$stage" && find . -mindepth 1 | sort | cpio -o -H newc --quiet -R 0:0) >"$out.igt"
 cat "$base" "$out.igt" >"$out"
 rm -f "$out.igt"
-echo "igt-initramfs: $(ls "$stage/igt" | wc -l) IGT tests and $(ls "$stage/lib/x86_64-linux-gnu" | wc -l) libraries added, $out"
+echo "igt-initramfs: $version: ${#progs[@]} IGT tests and $(ls "$stage/lib/x86_64-linux-gnu" | wc -l) libraries added, $out"

@@ -17,4 +17,11 @@ dmesg -n 1
 stty -echo 2>/dev/null
 export PS1= PS2=
 echo "@@RBOCHS-BOOTED $(uname -r)"
-exec sh
+# The host's shell is a child of init, not init itself: processes orphaned by a
+# command (busybox timeout leaves its watcher) are reparented to init, and an
+# interactive shell as init gets their SIGCHLD while it reads a line, takes it
+# for the end of input and exits, and the kernel panics ("Attempted to kill
+# init"). This init only waits, and starts a new shell should one exit.
+while :; do
+	sh
+done

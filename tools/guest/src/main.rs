@@ -4,8 +4,12 @@
 //!
 //! ```text
 //! rbguest info            driver, connectors and their modes
-//! rbguest show WxH SEED   scan out pattern SEED at mode WxH, print @@READY,
-//!                         keep it on screen until a line arrives on stdin
+//! rbguest show WxH SEED [FORMAT]
+//!                         scan out pattern SEED at mode WxH, print @@READY,
+//!                         keep it on screen until a line arrives on stdin;
+//!                         FORMAT (xrgb8888, argb8888, bgrx8888, bgra8888): a
+//!                         framebuffer of that format (ADDFB2), its X or alpha
+//!                         byte varying from pixel to pixel
 //! rbguest damage WxH A B X Y W H atomic|dirtyfb
 //!                         show pattern A, redraw the whole buffer with B, then
 //!                         report only rectangle X,Y,W,H as damaged; @@READY
@@ -83,6 +87,68 @@ fn show(card: &Card, size: &str, seed: &str) -> Result<()> {
     let (db, fb) = buffer(card, &p, seed)?;
     card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
         .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+    wait_for_host();
+    card.destroy_framebuffer(fb)
+        .map_err(|e| format!("RMFB: {e}"))?;
+    card.destroy_dumb_buffer(db)
+        .map_err(|e| format!("DESTROY_DUMB: {e}"))?;
+    Ok(())
+}
+
+/// The formats `show` draws in: name, fourcc, and whether a pixel is stored as a big-endian
+/// word (BGRX8888, B:G:R:X in a little-endian word, is X:R:G:B in a big-endian one).
+const FORMATS: [(&str, DrmFourcc, bool); 4] = [
+    ("xrgb8888", DrmFourcc::Xrgb8888, false),
+    ("argb8888", DrmFourcc::Argb8888, false),
+    ("bgrx8888", DrmFourcc::Bgrx8888, true),
+    ("bgra8888", DrmFourcc::Bgra8888, true),
+];
+
+/// Like `show`, in framebuffer format `format`. The top byte of each pixel (X or alpha)
+/// varies, so the screen shows the pattern only if the device takes the colour channels
+/// from the right bytes and ignores that one.
+fn show_format(card: &Card, size: &str, seed: &str, format: &str) -> Result<()> {
+    let seed: u32 = seed
+        .parse()
+        .map_err(|e| format!("bad seed '{seed}': {e}"))?;
+    let &(_, fourcc, big) = FORMATS
+        .iter()
+        .find(|f| f.0 == format)
+        .ok_or_else(|| format!("unknown format '{format}'"))?;
+    let p = pipe(card, size)?;
+    let (w, h) = p.mode.size();
+    let mut db = card
+        .create_dumb_buffer((w.into(), h.into()), fourcc, 32)
+        .map_err(|e| format!("CREATE_DUMB {w}x{h}: {e}"))?;
+    let pitch = db.pitch() as usize;
+    {
+        let mut map = card
+            .map_dumb_buffer(&mut db)
+            .map_err(|e| format!("MAP_DUMB: {e}"))?;
+        for y in 0..u32::from(h) {
+            let row = &mut map[y as usize * pitch..][..usize::from(w) * 4];
+            for (x, px) in (0u32..).zip(row.chunks_exact_mut(4)) {
+                let top = (x ^ y.wrapping_mul(3)) & 0xff;
+                let v = rbguest::pattern::pixel(seed, x, y) | top << 24;
+                px.copy_from_slice(&if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                });
+            }
+        }
+    }
+    let fb_of = Strided {
+        size: (w.into(), h.into()),
+        pitch: db.pitch(),
+        handle: db.handle(),
+        format: fourcc,
+    };
+    let fb = card
+        .add_planar_framebuffer(&fb_of, FbCmd2Flags::empty())
+        .map_err(|e| format!("ADDFB2 {format}: {e}"))?;
+    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
+        .map_err(|e| format!("SETCRTC {size} {format}: {e}"))?;
     wait_for_host();
     card.destroy_framebuffer(fb)
         .map_err(|e| format!("RMFB: {e}"))?;
@@ -182,11 +248,12 @@ fn flip(card: &Card, size: &str, n: &str) -> Result<()> {
     Ok(())
 }
 
-/// A framebuffer over an existing dumb buffer with a chosen size and pitch.
+/// A framebuffer over an existing dumb buffer with a chosen size, pitch and format.
 struct Strided {
     size: (u32, u32),
     pitch: u32,
     handle: drm::buffer::Handle,
+    format: DrmFourcc,
 }
 
 impl PlanarBuffer for Strided {
@@ -194,7 +261,7 @@ impl PlanarBuffer for Strided {
         self.size
     }
     fn format(&self) -> DrmFourcc {
-        DrmFourcc::Xrgb8888
+        self.format
     }
     fn modifier(&self) -> Option<drm::buffer::DrmModifier> {
         None
@@ -312,6 +379,7 @@ fn badinput(card: &Card, c_bochs: bool) -> Result<()> {
         size: (1024, 768),
         pitch: wide.pitch(),
         handle: wide.handle(),
+        format: DrmFourcc::Xrgb8888,
     };
     let fb = card
         .add_planar_framebuffer(&strided, FbCmd2Flags::empty())
@@ -441,6 +509,7 @@ fn run(args: &[String]) -> Result<()> {
     match args.as_slice() {
         ["info"] => info(&Card::open()?),
         ["show", size, seed] => show(&Card::open()?, size, seed),
+        ["show", size, seed, format] => show_format(&Card::open()?, size, seed, format),
         ["damage", rest @ ..] => damage(&Card::open()?, rest),
         ["hold", size, seed, secs] => hold(&Card::open()?, size, seed, secs),
         ["flip", size, n] => flip(&Card::open()?, size, n),

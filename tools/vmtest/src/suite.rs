@@ -206,12 +206,48 @@ pub fn load_with_args_and_map_type(
 
 /// Scans out a pattern at `size` and compares the host's screenshot with it.
 pub fn check_pattern(vm: &mut Vm, out: &Path, size: (u32, u32), seed: u32) -> Result<()> {
-    let n = vm.start(&format!("rbguest show {}x{} {seed}", size.0, size.1))?;
+    show_and_compare(vm, out, size, seed, None)
+}
+
+/// Scans out a pattern at `size` in each framebuffer format of `formats` (`rbguest show`'s
+/// names) and compares the screen with it; names the formats that failed.
+pub fn check_formats(vm: &mut Vm, out: &Path, size: (u32, u32), formats: &[&str]) -> Result<()> {
+    let mut failed = Vec::new();
+    for (seed, f) in (30..).zip(formats) {
+        if let Err(e) = show_and_compare(vm, out, size, seed, Some(f)) {
+            failed.push(format!("{f}: {e}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("\n"))
+    }
+}
+
+fn show_and_compare(
+    vm: &mut Vm,
+    out: &Path,
+    size: (u32, u32),
+    seed: u32,
+    format: Option<&str>,
+) -> Result<()> {
+    let n = vm.start(&format!(
+        "rbguest show {}x{} {seed} {}",
+        size.0,
+        size.1,
+        format.unwrap_or("")
+    ))?;
     let ready = vm.wait_for(
         |l| l.contains("@@READY") || l.contains("rbguest: error"),
         Duration::from_secs(60),
     );
-    let shot = out.join(format!("pattern-{}x{}-{seed}.png", size.0, size.1));
+    let shot = out.join(format!(
+        "pattern-{}x{}-{seed}{}.png",
+        size.0,
+        size.1,
+        format.map_or(String::new(), |f| format!("-{f}"))
+    ));
     let res = ready.and_then(|lines| {
         if lines.last().is_some_and(|l| l.contains("rbguest: error")) {
             return Err(lines.join("\n"));
@@ -791,6 +827,16 @@ pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report
     rep.record(
         "pattern-edid-mode",
         check_pattern(&mut vm, &out, (XRES, YRES), 2),
+    );
+    // C bochs takes no alpha format.
+    let formats: &[&str] = if drv.module == RBOCHS.module {
+        &["xrgb8888", "argb8888", "bgrx8888", "bgra8888"]
+    } else {
+        &["xrgb8888", "bgrx8888"]
+    };
+    rep.record(
+        "formats",
+        check_formats(&mut vm, &out, (1024, 768), formats),
     );
     let counters = drv.module == "rbochs";
     rep.record(

@@ -252,9 +252,14 @@ impl<'a> Hw<'a> {
         m.write_reg(regs::DISPI_Y_OFFSET::zeroed().with_offset(y as u16));
     }
 
-    /// Selects the byte order for `fourcc`: XRGB8888 is little-endian, BGRX8888 big-endian.
+    /// Selects the byte order for `fourcc`: XRGB8888 and ARGB8888 are little-endian,
+    /// BGRX8888 and BGRA8888 big-endian.
     pub(crate) fn set_format(&self, fourcc: u32) {
-        self.set_little_endian(fourcc != kernel::drm::kms::format::BGRX8888);
+        use kernel::drm::kms::format::{
+            BGRA8888,
+            BGRX8888, //
+        };
+        self.set_little_endian(fourcc != BGRX8888 && fourcc != BGRA8888);
     }
 
     /// Blanks or unblanks the output through the VGA attribute controller.

@@ -50,8 +50,17 @@ use crate::driver::{
     RegData, //
 };
 
-/// Formats the primary plane scans out.
-pub(crate) const FORMATS: [u32; 2] = [format::XRGB8888, format::BGRX8888];
+/// Formats the primary plane scans out, preferred first. The device shows 32 bits per pixel
+/// as they are, in either byte order. The alpha formats are there for clients that draw
+/// with alpha: the plane is the bottom one, over black, and a premultiplied pixel (the
+/// blending KMS assumes when a plane has no blend mode property) blended over black is its
+/// colour channels, which is what the device shows.
+pub(crate) const FORMATS: [u32; 4] = [
+    format::XRGB8888,
+    format::ARGB8888,
+    format::BGRX8888,
+    format::BGRA8888,
+];
 
 /// What the driver did, for debugfs and the tests.
 #[derive(Default)]

@@ -15,6 +15,8 @@ pub const XRGB8888: u32 = fourcc(b'X', b'R', b'2', b'4');
 pub const BGRX8888: u32 = fourcc(b'B', b'X', b'2', b'4');
 /// 32 bits per pixel, `[31:0] A:R:G:B 8:8:8:8` little endian.
 pub const ARGB8888: u32 = fourcc(b'A', b'R', b'2', b'4');
+/// 32 bits per pixel, `[31:0] B:G:R:A 8:8:8:8` little endian.
+pub const BGRA8888: u32 = fourcc(b'B', b'A', b'2', b'4');
 /// 16 bits per pixel, `[15:0] R:G:B 5:6:5` little endian.
 pub const RGB565: u32 = fourcc(b'R', b'G', b'1', b'6');
 
@@ -44,6 +46,8 @@ mod tests {
         // Values of DRM_FORMAT_* in include/uapi/drm/drm_fourcc.h.
         assert_eq!(XRGB8888, 0x3432_5258);
         assert_eq!(BGRX8888, 0x3432_5842);
+        assert_eq!(ARGB8888, 0x3432_5241);
+        assert_eq!(BGRA8888, 0x3432_4142);
         assert_eq!(RGB565, 0x3631_4752);
     }
 

@@ -261,7 +261,7 @@ impl DriverPlane for Primary {
     type Driver = SampleDriver;
 
     fn atomic_check(_plane: &Plane<Self>, check: &mut PlaneCheck<'_>) -> Result {
-        check.check_no_scaling(false)?;
+        check.check_no_scaling(false, false)?;
         let state = check.state();
         let Some(fb) = state.fb().filter(|_| state.visible()) else {
             return Ok(());

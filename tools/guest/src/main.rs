@@ -13,6 +13,9 @@
 //! rbguest damage WxH A B X Y W H atomic|dirtyfb
 //!                         show pattern A, redraw the whole buffer with B, then
 //!                         report only rectangle X,Y,W,H as damaged; @@READY
+//! rbguest offon WxH A B  show pattern A, turn the CRTC off in an atomic commit
+//!                         that leaves the framebuffer on the plane, draw B into
+//!                         it, turn the CRTC on again; @@READY (B must show)
 //! rbguest hold WxH SEED SECS
 //!                         show SEED, print @@HOLDING, keep the buffer mapped and
 //!                         the card open for SECS seconds, then clean up
@@ -28,15 +31,15 @@ use std::process::ExitCode;
 
 use drm::buffer::{Buffer, PlanarBuffer};
 use drm::control::{
-    atomic::AtomicModeReq, property, AtomicCommitFlags, ClipRect, Device as ControlDevice,
-    FbCmd2Flags, Mode, ModeTypeFlags,
+    atomic::AtomicModeReq, dumbbuffer::DumbBuffer, framebuffer, property, AtomicCommitFlags,
+    ClipRect, Device as ControlDevice, FbCmd2Flags, Mode, ModeTypeFlags,
 };
 use drm::{ClientCapability, Device};
 use drm_fourcc::DrmFourcc;
 
 use rbguest::{
     buffer, commit_damage, draw, driver_counter, driver_state, mode_name, pipe, primary_plane,
-    Card, DamageRect, Result, SharedMap,
+    Card, DamageRect, Pipe, Result, SharedMap,
 };
 
 mod fuzz;
@@ -85,8 +88,19 @@ fn show(card: &Card, size: &str, seed: &str) -> Result<()> {
         .map_err(|e| format!("bad seed '{seed}': {e}"))?;
     let p = pipe(card, size)?;
     let (db, fb) = buffer(card, &p, seed)?;
+    show_until_host(card, &p, db, fb)
+}
+
+/// Sets `p`'s mode with `fb` on screen, keeps it there until the host says, then frees `fb`
+/// and its buffer `db`.
+fn show_until_host(card: &Card, p: &Pipe, db: DumbBuffer, fb: framebuffer::Handle) -> Result<()> {
     card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
-        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+        .map_err(|e| format!("SETCRTC {}: {e}", mode_name(&p.mode)))?;
+    hold_until_host(card, db, fb)
+}
+
+/// Waits for the host's word, then frees `fb` and its buffer `db`.
+fn hold_until_host(card: &Card, db: DumbBuffer, fb: framebuffer::Handle) -> Result<()> {
     wait_for_host();
     card.destroy_framebuffer(fb)
         .map_err(|e| format!("RMFB: {e}"))?;
@@ -147,14 +161,48 @@ fn show_format(card: &Card, size: &str, seed: &str, format: &str) -> Result<()> 
     let fb = card
         .add_planar_framebuffer(&fb_of, FbCmd2Flags::empty())
         .map_err(|e| format!("ADDFB2 {format}: {e}"))?;
+    show_until_host(card, &p, db, fb)
+}
+
+/// Shows pattern `a`, turns the CRTC off with an atomic commit that leaves the framebuffer
+/// on the primary plane, draws pattern `b` into the framebuffer while the CRTC is off (no
+/// damage reported), and turns the CRTC on again without touching the plane: the screen
+/// must show `b`, all of it.
+fn off_on(card: &Card, size: &str, a: &str, b: &str) -> Result<()> {
+    let seed = |v: &str| v.parse::<u32>().map_err(|e| format!("bad seed '{v}': {e}"));
+    let (a, b) = (seed(a)?, seed(b)?);
+    let p = pipe(card, size)?;
+    let (mut db, fb) = buffer(card, &p, a)?;
     card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
-        .map_err(|e| format!("SETCRTC {size} {format}: {e}"))?;
-    wait_for_host();
-    card.destroy_framebuffer(fb)
-        .map_err(|e| format!("RMFB: {e}"))?;
-    card.destroy_dumb_buffer(db)
-        .map_err(|e| format!("DESTROY_DUMB: {e}"))?;
-    Ok(())
+        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+    card.set_client_capability(ClientCapability::Atomic, true)
+        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+    let crtc = rbguest::Props::of(card, p.crtc)?;
+    let conn = rbguest::Props::of(card, p.conn)?;
+    let set = |active: bool, mode: u64, to: Option<drm::control::crtc::Handle>| -> Result<()> {
+        let mut req = AtomicModeReq::new();
+        req.add_property(
+            p.crtc,
+            crtc.get("ACTIVE")?,
+            property::Value::Boolean(active),
+        );
+        req.add_property(p.crtc, crtc.get("MODE_ID")?, property::Value::Unknown(mode));
+        req.add_property(p.conn, conn.get("CRTC_ID")?, property::Value::CRTC(to));
+        card.atomic_commit(AtomicCommitFlags::ALLOW_MODESET, req)
+            .map_err(|e| format!("{e}"))
+    };
+    set(false, 0, None).map_err(|e| format!("ATOMIC off, framebuffer left on the plane: {e}"))?;
+    draw(card, &mut db, b)?;
+    let blob = card
+        .create_property_blob(&p.mode)
+        .map_err(|e| format!("CREATEPROPBLOB mode: {e}"))?;
+    let property::Value::Blob(id) = blob else {
+        return Err(format!("CREATEPROPBLOB gave {blob:?}"));
+    };
+    let on = set(true, id, Some(p.crtc)).map_err(|e| format!("ATOMIC on again: {e}"));
+    let _ = card.destroy_property_blob(id);
+    on?;
+    hold_until_host(card, db, fb)
 }
 
 fn damage(card: &Card, a: &[&str]) -> Result<()> {
@@ -511,6 +559,7 @@ fn run(args: &[String]) -> Result<()> {
         ["show", size, seed] => show(&Card::open()?, size, seed),
         ["show", size, seed, format] => show_format(&Card::open()?, size, seed, format),
         ["damage", rest @ ..] => damage(&Card::open()?, rest),
+        ["offon", size, a, b] => off_on(&Card::open()?, size, a, b),
         ["hold", size, seed, secs] => hold(&Card::open()?, size, seed, secs),
         ["flip", size, n] => flip(&Card::open()?, size, n),
         ["fuzz", seed, n] => fuzz::run(Card::open()?.as_fd(), seed, n),

@@ -211,14 +211,23 @@ fn verdict_of(rest: &str) -> Option<(String, Verdict)> {
     Some((name.trim().to_string(), Verdict::parse(word)?))
 }
 
-/// Boots the guest once for `drv` and runs every test; returns test name to outcome.
-/// Also returns the IGT version the initramfs carries (`/igt/VERSION`).
+/// What one driver's run gave.
+pub struct DriverRun {
+    /// Test name to outcome.
+    pub results: BTreeMap<String, Outcome>,
+    /// For each test IGT skipped whole, the requirements it reported as not met.
+    pub why_skipped: BTreeMap<String, Vec<String>>,
+    /// The IGT version the initramfs carries (`/igt/VERSION`).
+    pub version: String,
+}
+
+/// Boots the guest once for `drv` and runs every test.
 pub fn run_driver(
     cfg: &VmConfig,
     drv: &Driver,
     tests: &[&IgtTest],
     per_test: Duration,
-) -> Result<(BTreeMap<String, Outcome>, String)> {
+) -> Result<DriverRun> {
     let mut cfg = cfg.clone();
     cfg.workdir = cfg.workdir.join(drv.module);
     let mut vm = Vm::boot(&cfg, Duration::from_secs((300.0 * cfg.time_scale) as u64))?;
@@ -231,6 +240,7 @@ pub fn run_driver(
     vm.ok(&format!("modprobe {}", drv.module))?;
     suite::wait_guest(&mut vm, "test -c /dev/dri/card0")?;
     let mut res = BTreeMap::new();
+    let mut why_skipped = BTreeMap::new();
     for t in tests {
         let secs = (per_test.as_secs().max(t.min_secs) as f64 * cfg.time_scale).ceil() as u64;
         let sel = match t.subtests {
@@ -238,10 +248,14 @@ pub fn run_driver(
             None => String::new(),
         };
         // The full output stays in the guest; only IGT's verdict lines cross the serial line,
-        // with the tail of the log when the test did not succeed.
+        // with the requirements it found not met (`Test requirement: ...` and the message on
+        // the next line), and the tail of the log when the test did not succeed.
         let cmd = format!(
             "cd /igt; timeout -s KILL {secs} ./{name}{sel} >/tmp/{name}.log 2>&1; \
              rc=$?; grep -aE '^(Starting (dynamic )?subtest|(Dynamic s|S)ubtest .*: )' /tmp/{name}.log; \
+             grep -a -A1 '^Test requirement: ' /tmp/{name}.log | \
+             grep -avE '^(--|Last errno|Test requirement not met|Starting|Subtest|Dynamic)' | \
+             sort -u | head -n 6 | sed 's/^/--- req /'; \
              case $rc in 0|77) ;; *) echo '--- tail'; tail -n 25 /tmp/{name}.log | grep -avE '^(Starting|Subtest|Dynamic)';; esac; \
              cd /; (exit $rc)",
             name = t.name
@@ -267,6 +281,14 @@ pub fn run_driver(
             std::fs::write(&path, log.join("\n") + "\n")
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
+        if o.values().all(|v| *v == Verdict::Skip) {
+            let req: Vec<String> = out
+                .iter()
+                .filter_map(|l| l.strip_prefix("--- req "))
+                .map(|l| l.trim().to_string())
+                .collect();
+            why_skipped.insert(t.name.to_string(), req);
+        }
         res.insert(t.name.to_string(), o);
     }
     let problems = suite::kernel_log_problems(&mut vm)?;
@@ -277,7 +299,11 @@ pub fn run_driver(
         res.insert("kernel-log".to_string(), o);
     }
     vm.shutdown()?;
-    Ok((res, version))
+    Ok(DriverRun {
+        results: res,
+        why_skipped,
+        version,
+    })
 }
 
 /// The subtests of `test` that fail on rbochs but not on C bochs, labelled with the verdict.
@@ -413,8 +439,12 @@ pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Re
     if tests.is_empty() {
         return Err(format!("no IGT test among {}", only.join(", ")));
     }
-    let (mut ours, version) = run_driver(cfg, &suite::RBOCHS, &tests, per_test)?;
-    let (reference, _) = run_driver(cfg, &suite::C_BOCHS, &tests, per_test)?;
+    let DriverRun {
+        results: mut ours,
+        why_skipped,
+        version,
+    } = run_driver(cfg, &suite::RBOCHS, &tests, per_test)?;
+    let reference = run_driver(cfg, &suite::C_BOCHS, &tests, per_test)?.results;
     // Vblank timing under TCG varies with the load on the host: a test that fails only on
     // rbochs runs once more, in a fresh boot, and its second result counts. The report says
     // which tests were retried and what failed the first time.
@@ -432,7 +462,7 @@ pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Re
         );
         let mut rcfg = cfg.clone();
         rcfg.workdir = cfg.workdir.join("retry");
-        let (again, _) = run_driver(&rcfg, &suite::RBOCHS, &retry, per_test)?;
+        let again = run_driver(&rcfg, &suite::RBOCHS, &retry, per_test)?.results;
         for (test, o) in again {
             if test == "kernel-log" {
                 continue;
@@ -453,6 +483,20 @@ pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Re
         (per_test.as_secs_f64() * cfg.time_scale).ceil()
     );
     let mut text = markdown(&ours, &reference, &header);
+    if !why_skipped.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nTests IGT skipped whole on rbochs, with the requirements it reported as not met:\n"
+        );
+        for (test, req) in &why_skipped {
+            let req = if req.is_empty() {
+                "(none reported)".to_string()
+            } else {
+                req.join("; ")
+            };
+            let _ = writeln!(text, "- {test}: {req}");
+        }
+    }
     if !retried.is_empty() {
         let _ = writeln!(
             text,

@@ -232,28 +232,35 @@ fn show_and_compare(
     seed: u32,
     format: Option<&str>,
 ) -> Result<()> {
-    let n = vm.start(&format!(
-        "rbguest show {}x{} {seed} {}",
-        size.0,
-        size.1,
-        format.unwrap_or("")
-    ))?;
+    let (w, h) = size;
+    let (cmd, shot) = match format {
+        None => (
+            format!("rbguest show {w}x{h} {seed}"),
+            format!("pattern-{w}x{h}-{seed}.png"),
+        ),
+        Some(f) => (
+            format!("rbguest show {w}x{h} {seed} {f}"),
+            format!("pattern-{w}x{h}-{seed}-{f}.png"),
+        ),
+    };
+    screen_shows(vm, &cmd, &out.join(shot), size, seed)
+}
+
+/// Runs the `rbguest` command `cmd`, which prints `@@READY` once the screen should show
+/// pattern `seed` at `size`, compares the screenshot (saved to `shot`) with it, then lets the
+/// command finish.
+fn screen_shows(vm: &mut Vm, cmd: &str, shot: &Path, size: (u32, u32), seed: u32) -> Result<()> {
+    let n = vm.start(cmd)?;
     let ready = vm.wait_for(
         |l| l.contains("@@READY") || l.contains("rbguest: error"),
         Duration::from_secs(60),
     );
-    let shot = out.join(format!(
-        "pattern-{}x{}-{seed}{}.png",
-        size.0,
-        size.1,
-        format.map_or(String::new(), |f| format!("-{f}"))
-    ));
     let res = ready.and_then(|lines| {
         if lines.last().is_some_and(|l| l.contains("rbguest: error")) {
             return Err(lines.join("\n"));
         }
-        vm.screendump(&shot)?;
-        let img = Image::load(&shot)?;
+        vm.screendump(shot)?;
+        let img = Image::load(shot)?;
         if (img.width, img.height) != size {
             return Err(format!(
                 "screen is {}x{}, want {}x{}",
@@ -267,9 +274,24 @@ fn show_and_compare(
     let (rc, lines) = vm.finish(n, Duration::from_secs(60))?;
     res?;
     if rc != 0 {
-        return Err(format!("rbguest show exited {rc}:\n{}", indent(&lines)));
+        return Err(format!("{cmd} exited {rc}:\n{}", indent(&lines)));
     }
     Ok(())
+}
+
+/// rbochs lets an atomic commit turn the CRTC off and leave the framebuffer on the plane
+/// (C bochs refuses it with `EINVAL`, as the atomic helpers do by default). The client then
+/// draws a new pattern into that framebuffer, reporting no damage, and turns the CRTC on
+/// again: the screen must show the new pattern whole, so the driver copies the plane's
+/// framebuffer in full when its CRTC comes back.
+pub fn check_off_on(vm: &mut Vm, out: &Path) -> Result<()> {
+    screen_shows(
+        vm,
+        "rbguest offon 1024x768 43 44",
+        &out.join("off-on.png"),
+        (1024, 768),
+        44,
+    )
 }
 
 /// The screen size and EDID modes a suite gives QEMU.
@@ -859,6 +881,7 @@ pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report
     rep.record("rebind-cycles", check_rebind_cycles(&mut vm, &out, drv, 3));
     if drv.module == RBOCHS.module {
         rep.record("vram-cache-param", check_cache_param(&mut vm, &out, drv));
+        rep.record("crtc-off-fb-kept", check_off_on(&mut vm, &out));
     }
     rep.record("suspend-resume", check_suspend_resume(&mut vm, &out, drv));
     rep.record("drm-panic", check_panic(&mut vm, &out));

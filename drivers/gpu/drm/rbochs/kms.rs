@@ -138,7 +138,10 @@ impl DriverPlane for Primary {
     type Driver = RbochsDriver;
 
     fn atomic_check(plane: &Plane<Self>, check: &mut PlaneCheck<'_>) -> Result {
-        check.check_no_scaling(false)?;
+        // A client may turn the CRTC off and leave its framebuffer on the plane (IGT's
+        // modeset transitions do, as i915, amdgpu and virtio-gpu allow): the plane is then
+        // invisible, and shown again when the CRTC comes back.
+        check.check_no_scaling(false, true)?;
         let state = check.state();
         let Some(fb) = state.fb().filter(|_| state.visible()) else {
             return Ok(());
@@ -164,7 +167,7 @@ impl DriverPlane for Primary {
         old: &PlaneState,
         new: &PlaneState,
     ) {
-        let Some(fb) = new.fb() else {
+        let Some(fb) = new.fb().filter(|_| new.visible()) else {
             return;
         };
         with_hw(dev, |data| {

@@ -42,10 +42,11 @@ pub trait DriverPlane: Send + Sync + Sized {
     /// The driver this plane belongs to.
     type Driver: KmsDriver;
 
-    /// Checks a new plane state; the default accepts unscaled, full-screen framebuffers
-    /// (`drm_atomic_helper_check_plane_state()` with no scaling and no positioning).
+    /// Checks a new plane state; the default accepts unscaled, full-screen framebuffers on a
+    /// CRTC that is on (`drm_atomic_helper_check_plane_state()` with no scaling, no
+    /// positioning and no updates of a disabled CRTC).
     fn atomic_check(_plane: &Plane<Self>, check: &mut PlaneCheck<'_>) -> Result {
-        check.check_no_scaling(false)
+        check.check_no_scaling(false, false)
     }
 
     /// Applies a new plane state to the hardware.
@@ -614,7 +615,10 @@ impl PlaneCheck<'_> {
 
     /// Checks that the framebuffer is not scaled and, unless `can_position`, covers the CRTC
     /// (`drm_atomic_helper_check_plane_state()`); computes `visible` and the clipped rectangles.
-    pub fn check_no_scaling(&mut self, can_position: bool) -> Result {
+    ///
+    /// With `can_update_disabled`, a framebuffer may stay on the plane of a CRTC being turned
+    /// off (the plane is then not visible); without, such a commit fails with `EINVAL`.
+    pub fn check_no_scaling(&mut self, can_position: bool, can_update_disabled: bool) -> Result {
         // SAFETY: Both states belong to the commit being checked; `crtc_state` may be NULL.
         to_result(unsafe {
             bindings::drm_atomic_helper_check_plane_state(
@@ -623,7 +627,7 @@ impl PlaneCheck<'_> {
                 NO_SCALING,
                 NO_SCALING,
                 can_position,
-                false,
+                can_update_disabled,
             )
         })
     }

@@ -152,11 +152,13 @@ bench: initramfs-$(BENCH_ARCH)-run
 		--initrd $(BUILD)/$(BENCH_ARCH)-run/initramfs.cpio --out $(OUT)/bench \
 		--results-dir $(CURDIR)/bench/results $(BENCH_ARGS)
 
-# IGT GPU Tools on rbochs and C bochs in an x86_64 guest (KVM when usable, else TCG): the
-# comparison goes to $(OUT)/igt/report.md, one result line per test and driver to
-# $(OUT)/igt/results.txt. IGT's tests come from Debian's igt-gpu-tools-tests with the
+# IGT GPU Tools on rbochs and C bochs in an x86_64 guest (KVM when usable, else TCG) on
+# $(DEVICE): the comparison goes to $(OUT)/igt/report.md, one result line per test and
+# driver to $(OUT)/igt/results.txt (out/igt-bochs-display/ for DEVICE=bochs-display). IGT's tests come from Debian's igt-gpu-tools-tests with the
 # libraries they load (tools/igt-fetch.sh, a few seconds), or from IGT_DIR.
 IGT_ROOT := $(CACHE)/igt/root
+# out/igt for std-VGA, out/igt-bochs-display for DEVICE=bochs-display.
+IGT_OUT = $(OUT)/igt$(if $(filter-out VGA,$(DEVICE)),-$(DEVICE))
 ifeq ($(IGT_DIR),)
 IGT := $(IGT_ROOT)
 else
@@ -169,10 +171,10 @@ $(IGT_ROOT)/.stamp: tools/igt-fetch.sh tools/apt-private.sh | $(STAMPS)/setup
 igt: $(if $(IGT_DIR),,$(IGT_ROOT)/.stamp) initramfs-x86_64-test
 	@tools/igt-initramfs.sh "$(IGT)" $(BUILD)/x86_64-test/initramfs.cpio \
 		$(BUILD)/x86_64-test/igt.cpio $$($(VMTEST) igt-tests)
-	@mkdir -p $(OUT)/igt
+	@mkdir -p $(IGT_OUT)
 	@$(VMTEST) igt --arch x86_64 --kernel $(BUILD)/x86_64-test/$(IMAGE_x86_64) \
-		--initrd $(BUILD)/x86_64-test/igt.cpio --device $(DEVICE) --out $(OUT)/igt \
-		--results $(OUT)/igt/results.txt --report $(OUT)/igt/report.md $(IGT_ARGS)
+		--initrd $(BUILD)/x86_64-test/igt.cpio --device $(DEVICE) --out $(IGT_OUT) \
+		--results $(IGT_OUT)/results.txt --report $(IGT_OUT)/report.md $(IGT_ARGS)
 
 # A longer ioctl fuzz run on both drivers: FUZZ_SEED (default: the time) and FUZZ_CALLS.
 fuzz: initramfs-arm64-test

@@ -78,20 +78,24 @@ if phase build-arm64-run make -s initramfs-arm64-run; then
 	phase bench-smoke bench_smoke
 fi
 
-# IGT GPU Tools on rbochs and C bochs in an x86_64 guest (make igt): one line per test and
-# driver; a failure C bochs shares is a skip. IGT's tests come from Debian's
-# igt-gpu-tools-tests (tools/igt-fetch.sh), or from IGT_DIR when it is set.
+# IGT GPU Tools on rbochs and C bochs in an x86_64 guest (make igt), on std-VGA and on
+# bochs-display: one line per test and driver; a failure C bochs shares is a skip. IGT's
+# tests come from Debian's igt-gpu-tools-tests (tools/igt-fetch.sh), or from IGT_DIR when it
+# is set.
+# igt_phase DEVICE NAME: results in $OUT/NAME (make igt's directory for DEVICE) and
+# $RES/NAME.txt.
 igt_phase() {
-	local rc
-	rm -f "$OUT/igt/results.txt"
-	make -s igt OUT="$OUT"
+	local device=$1 name=$2 rc
+	rm -f "$OUT/$name/results.txt"
+	make -s igt OUT="$OUT" DEVICE="$device"
 	rc=$?
-	[ $rc = 0 ] || echo "igt: error: 'make igt' failed (exit $rc); see the output above and $OUT/igt" >&2
-	cp "$OUT/igt/results.txt" "$RES/igt.txt" 2>/dev/null ||
-		echo "FAIL igt: no results ('make igt' exited $rc)" >"$RES/igt.txt"
+	[ $rc = 0 ] || echo "igt: error: 'make igt DEVICE=$device' failed (exit $rc); see the output above and $OUT/$name" >&2
+	cp "$OUT/$name/results.txt" "$RES/$name.txt" 2>/dev/null ||
+		echo "FAIL $name: no results ('make igt DEVICE=$device' exited $rc)" >"$RES/$name.txt"
 	return $rc
 }
-phase igt igt_phase
+phase igt igt_phase VGA igt
+phase igt-bochs-display igt_phase bochs-display igt-bochs-display
 
 echo "== total: $(($(date +%s) - t_all))s"
 [ -x "$VMTEST" ] || { echo "0 passed, 1 failed"; exit 1; }

@@ -503,8 +503,13 @@ pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Re
             ours.insert(test, o);
         }
     }
-    let mut rep_ours = Report::new("igt.rbochs");
-    let mut rep_ref = Report::new("igt.cbochs");
+    // Result names: igt.rbochs.TEST on std-VGA, igt-bochs-display.rbochs.TEST on the other.
+    let prefix = match cfg.display.as_str() {
+        "VGA" => "igt".to_string(),
+        d => format!("igt-{d}"),
+    };
+    let mut rep_ours = Report::new(&format!("{prefix}.rbochs"));
+    let mut rep_ref = Report::new(&format!("{prefix}.cbochs"));
     record(&ours, &reference, &mut rep_ours, &mut rep_ref);
     let header = format!(
         "# IGT GPU Tools: rbochs against C bochs\n\n{version}; `-device {}`, {} guest under {}, at most {} s per test.",

@@ -153,9 +153,9 @@ bench: initramfs-$(BENCH_ARCH)-run
 		--results-dir $(CURDIR)/bench/results $(BENCH_ARGS)
 
 # IGT GPU Tools on rbochs and C bochs in an x86_64 guest (KVM when usable, else TCG) on
-# $(DEVICE): the comparison goes to $(OUT)/igt/report.md, one result line per test and
-# driver to $(OUT)/igt/results.txt (out/igt-bochs-display/ for DEVICE=bochs-display). IGT's tests come from Debian's igt-gpu-tools-tests with the
-# libraries they load (tools/igt-fetch.sh, a few seconds), or from IGT_DIR.
+# $(DEVICE): the comparison goes to $(IGT_OUT)/report.md, one result line per test and
+# driver to $(IGT_OUT)/results.txt. IGT's tests come from Debian's igt-gpu-tools-tests with
+# the libraries they load (tools/igt-fetch.sh, a few seconds), or from IGT_DIR.
 IGT_ROOT := $(CACHE)/igt/root
 # out/igt for std-VGA, out/igt-bochs-display for DEVICE=bochs-display.
 IGT_OUT = $(OUT)/igt$(if $(filter-out VGA,$(DEVICE)),-$(DEVICE))

@@ -27,6 +27,19 @@ rust_helper_drm_atomic_get_new_crtc_state(const struct drm_atomic_commit *state,
 	return drm_atomic_get_new_crtc_state(state, crtc);
 }
 
+__rust_helper struct drm_crtc_state *
+rust_helper_drm_atomic_get_old_crtc_state(const struct drm_atomic_commit *state,
+					  struct drm_crtc *crtc)
+{
+	return drm_atomic_get_old_crtc_state(state, crtc);
+}
+
+__rust_helper bool
+rust_helper_drm_atomic_crtc_needs_modeset(const struct drm_crtc_state *state)
+{
+	return drm_atomic_crtc_needs_modeset(state);
+}
+
 __rust_helper void
 rust_helper_drm_plane_helper_add(struct drm_plane *plane,
 				 const struct drm_plane_helper_funcs *funcs)

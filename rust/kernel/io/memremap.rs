@@ -121,31 +121,20 @@ impl<'a> MemRemap<'a> {
         line: usize,
         rows: usize,
     ) -> Result {
-        if rows == 0 || line == 0 {
+        if !self.check_rows(offset, dst_pitch, line, rows)? {
             return Ok(());
-        }
-        if rows > 1 && line > dst_pitch {
-            return Err(ERANGE);
-        }
-        let end = (rows - 1)
-            .checked_mul(dst_pitch)
-            .and_then(|v| v.checked_add(offset))
-            .and_then(|v| v.checked_add(line))
-            .ok_or(ERANGE)?;
-        if end > self.size {
-            return Err(ERANGE);
         }
         let dst = self.addr.as_ptr();
         if line == src_pitch && line == dst_pitch {
             // One contiguous block: a single copy.
-            // SAFETY: `offset + rows * line <= size` was checked above; the caller guarantees the
+            // SAFETY: `offset + rows * line <= size` (`check_rows`); the caller guarantees the
             // source range. `memcpy` rather than `copy_nonoverlapping`: the memory is shared with
             // the device.
             unsafe { bindings::memcpy(dst.add(offset).cast(), src.cast(), rows * line) };
             return Ok(());
         }
         for i in 0..rows {
-            // SAFETY: Destination line `i` ends at or before `end <= size`; the caller
+            // SAFETY: Destination line `i` lies inside the mapping (`check_rows`); the caller
             // guarantees source line `i`.
             unsafe {
                 bindings::memcpy(
@@ -156,6 +145,59 @@ impl<'a> MemRemap<'a> {
             };
         }
         Ok(())
+    }
+
+    /// Sets `rows` lines of `line` bytes, `pitch` bytes apart from offset `offset` of the
+    /// mapping, to `value`: clearing an image, say.
+    ///
+    /// Fails with `ERANGE`, writing nothing, if any byte lies outside the mapping or `line`
+    /// exceeds `pitch`.
+    pub fn fill_rows(
+        &self,
+        offset: usize,
+        pitch: usize,
+        line: usize,
+        rows: usize,
+        value: u8,
+    ) -> Result {
+        if !self.check_rows(offset, pitch, line, rows)? {
+            return Ok(());
+        }
+        let dst = self.addr.as_ptr();
+        let value = c_int::from(value);
+        if line == pitch {
+            // SAFETY: The `rows * line` bytes from `offset` lie inside the mapping
+            // (`check_rows`). `memset` rather than `write_bytes`: the memory is shared with the
+            // device.
+            unsafe { bindings::memset(dst.add(offset).cast(), value, rows * line) };
+            return Ok(());
+        }
+        for i in 0..rows {
+            // SAFETY: Line `i` lies inside the mapping (`check_rows`).
+            unsafe { bindings::memset(dst.add(offset + i * pitch).cast(), value, line) };
+        }
+        Ok(())
+    }
+
+    /// Checks that `rows` lines of `line` bytes, `pitch` bytes apart from `offset`, lie inside
+    /// the mapping without overlapping each other. Returns whether there is anything to do
+    /// (`false` for an empty block), or `ERANGE`.
+    fn check_rows(&self, offset: usize, pitch: usize, line: usize, rows: usize) -> Result<bool> {
+        if rows == 0 || line == 0 {
+            return Ok(false);
+        }
+        if rows > 1 && line > pitch {
+            return Err(ERANGE);
+        }
+        let end = (rows - 1)
+            .checked_mul(pitch)
+            .and_then(|v| v.checked_add(offset))
+            .and_then(|v| v.checked_add(line))
+            .ok_or(ERANGE)?;
+        if end > self.size {
+            return Err(ERANGE);
+        }
+        Ok(true)
     }
 }
 

@@ -272,7 +272,8 @@ pub fn damage_blob_bytes(clips: &[DamageRect]) -> Vec<u8> {
         .collect()
 }
 
-/// Commits `fb` on the primary plane again, reporting `clips` as its damage.
+/// Commits `fb` on the primary plane of `p`'s CRTC again, or anew if the plane was off,
+/// reporting `clips` as its damage.
 pub fn commit_damage(
     card: &Card,
     p: &Pipe,
@@ -287,6 +288,11 @@ pub fn commit_damage(
         plane,
         props.get("FB_ID")?,
         property::Value::Framebuffer(Some(fb)),
+    );
+    req.add_property(
+        plane,
+        props.get("CRTC_ID")?,
+        property::Value::CRTC(Some(p.crtc)),
     );
     let mut bytes = damage_blob_bytes(clips);
     let blob = drm_ffi::mode::create_property_blob(card.as_fd(), &mut bytes)

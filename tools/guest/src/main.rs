@@ -16,6 +16,12 @@
 //! rbguest offon WxH A B  show pattern A, turn the CRTC off in an atomic commit
 //!                         that leaves the framebuffer on the plane, draw B into
 //!                         it, turn the CRTC on again; @@READY (B must show)
+//! rbguest noplane WxH A lit|modeset|back
+//!                         show pattern A, then light the CRTC without a plane:
+//!                         take the plane off (lit) or turn everything off and the
+//!                         CRTC on alone (modeset); @@READY (black must show);
+//!                         back: take the plane off, put it back damaging one
+//!                         pixel; @@READY (A must show whole)
 //! rbguest hold WxH SEED SECS
 //!                         show SEED, print @@HOLDING, keep the buffer mapped and
 //!                         the card open for SECS seconds, then clean up
@@ -82,12 +88,14 @@ fn wait_for_host() {
     let _ = std::io::stdin().lock().read_line(&mut line);
 }
 
+/// A pattern seed from the command line.
+fn parse_seed(seed: &str) -> Result<u32> {
+    seed.parse().map_err(|e| format!("bad seed '{seed}': {e}"))
+}
+
 fn show(card: &Card, size: &str, seed: &str) -> Result<()> {
-    let seed: u32 = seed
-        .parse()
-        .map_err(|e| format!("bad seed '{seed}': {e}"))?;
     let p = pipe(card, size)?;
-    let (db, fb) = buffer(card, &p, seed)?;
+    let (db, fb) = buffer(card, &p, parse_seed(seed)?)?;
     show_until_host(card, &p, db, fb)
 }
 
@@ -122,9 +130,7 @@ const FORMATS: [(&str, DrmFourcc, bool); 4] = [
 /// varies, so the screen shows the pattern only if the device takes the colour channels
 /// from the right bytes and ignores that one.
 fn show_format(card: &Card, size: &str, seed: &str, format: &str) -> Result<()> {
-    let seed: u32 = seed
-        .parse()
-        .map_err(|e| format!("bad seed '{seed}': {e}"))?;
+    let seed = parse_seed(seed)?;
     let &(_, fourcc, big) = FORMATS
         .iter()
         .find(|f| f.0 == format)
@@ -164,44 +170,110 @@ fn show_format(card: &Card, size: &str, seed: &str, format: &str) -> Result<()> 
     show_until_host(card, &p, db, fb)
 }
 
-/// Shows pattern `a`, turns the CRTC off with an atomic commit that leaves the framebuffer
-/// on the primary plane, draws pattern `b` into the framebuffer while the CRTC is off (no
-/// damage reported), and turns the CRTC on again without touching the plane: the screen
-/// must show `b`, all of it.
-fn off_on(card: &Card, size: &str, a: &str, b: &str) -> Result<()> {
-    let seed = |v: &str| v.parse::<u32>().map_err(|e| format!("bad seed '{v}': {e}"));
-    let (a, b) = (seed(a)?, seed(b)?);
-    let p = pipe(card, size)?;
-    let (mut db, fb) = buffer(card, &p, a)?;
-    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
-        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
-    card.set_client_capability(ClientCapability::Atomic, true)
-        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+/// Adds to `req` what turns `p`'s CRTC on with mode blob `mode`, or off (`None`), with
+/// `p`'s connector on it or on nothing.
+fn crtc_on_off(card: &Card, p: &Pipe, req: &mut AtomicModeReq, mode: Option<u64>) -> Result<()> {
     let crtc = rbguest::Props::of(card, p.crtc)?;
     let conn = rbguest::Props::of(card, p.conn)?;
-    let set = |active: bool, mode: u64, to: Option<drm::control::crtc::Handle>| -> Result<()> {
-        let mut req = AtomicModeReq::new();
-        req.add_property(
-            p.crtc,
-            crtc.get("ACTIVE")?,
-            property::Value::Boolean(active),
-        );
-        req.add_property(p.crtc, crtc.get("MODE_ID")?, property::Value::Unknown(mode));
-        req.add_property(p.conn, conn.get("CRTC_ID")?, property::Value::CRTC(to));
-        card.atomic_commit(AtomicCommitFlags::ALLOW_MODESET, req)
-            .map_err(|e| format!("{e}"))
-    };
-    set(false, 0, None).map_err(|e| format!("ATOMIC off, framebuffer left on the plane: {e}"))?;
-    draw(card, &mut db, b)?;
+    req.add_property(
+        p.crtc,
+        crtc.get("ACTIVE")?,
+        property::Value::Boolean(mode.is_some()),
+    );
+    req.add_property(
+        p.crtc,
+        crtc.get("MODE_ID")?,
+        property::Value::Unknown(mode.unwrap_or(0)),
+    );
+    req.add_property(
+        p.conn,
+        conn.get("CRTC_ID")?,
+        property::Value::CRTC(mode.map(|_| p.crtc)),
+    );
+    Ok(())
+}
+
+/// Commits `req`, allowing a modeset; `what` names it in the error.
+fn commit_modeset(card: &Card, req: AtomicModeReq, what: &str) -> Result<()> {
+    card.atomic_commit(AtomicCommitFlags::ALLOW_MODESET, req)
+        .map_err(|e| format!("ATOMIC {what}: {e}"))
+}
+
+/// Turns `p`'s CRTC on again in `p`'s mode, adding nothing else to the commit.
+fn crtc_on(card: &Card, p: &Pipe) -> Result<()> {
     let blob = card
         .create_property_blob(&p.mode)
         .map_err(|e| format!("CREATEPROPBLOB mode: {e}"))?;
     let property::Value::Blob(id) = blob else {
         return Err(format!("CREATEPROPBLOB gave {blob:?}"));
     };
-    let on = set(true, id, Some(p.crtc)).map_err(|e| format!("ATOMIC on again: {e}"));
+    let mut req = AtomicModeReq::new();
+    let on = crtc_on_off(card, p, &mut req, Some(id))
+        .and_then(|()| commit_modeset(card, req, "CRTC on again"));
     let _ = card.destroy_property_blob(id);
-    on?;
+    on
+}
+
+/// Shows pattern `a`, turns the CRTC off with an atomic commit that leaves the framebuffer
+/// on the primary plane, draws pattern `b` into the framebuffer while the CRTC is off (no
+/// damage reported), and turns the CRTC on again without touching the plane: the screen
+/// must show `b`, all of it.
+fn off_on(card: &Card, size: &str, a: &str, b: &str) -> Result<()> {
+    let (a, b) = (parse_seed(a)?, parse_seed(b)?);
+    let p = pipe(card, size)?;
+    let (mut db, fb) = buffer(card, &p, a)?;
+    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
+        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+    card.set_client_capability(ClientCapability::Atomic, true)
+        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+    let mut req = AtomicModeReq::new();
+    crtc_on_off(card, &p, &mut req, None)?;
+    commit_modeset(card, req, "off, framebuffer left on the plane")?;
+    draw(card, &mut db, b)?;
+    crtc_on(card, &p)?;
+    hold_until_host(card, db, fb)
+}
+
+/// Shows pattern `a`, then lights the CRTC with no plane: `lit` takes the plane off while
+/// the CRTC stays on; `modeset` turns CRTC and plane off, then the CRTC on again alone. The
+/// screen must be black; @@READY. `back` takes the plane off like `lit`, then puts it back
+/// with the same framebuffer and one damaged pixel: `a` must show, all of it.
+fn no_plane(card: &Card, size: &str, a: &str, how: &str) -> Result<()> {
+    let p = pipe(card, size)?;
+    let (db, fb) = buffer(card, &p, parse_seed(a)?)?;
+    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
+        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+    // The atomic properties (FB_ID, CRTC_ID) show only to atomic clients.
+    card.set_client_capability(ClientCapability::Atomic, true)
+        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+    let (plane, props) = primary_plane(card, &p)?;
+    let mut req = AtomicModeReq::new();
+    req.add_property(
+        plane,
+        props.get("FB_ID")?,
+        property::Value::Framebuffer(None),
+    );
+    req.add_property(plane, props.get("CRTC_ID")?, property::Value::CRTC(None));
+    match how {
+        "lit" | "back" => card
+            .atomic_commit(AtomicCommitFlags::empty(), req)
+            .map_err(|e| format!("ATOMIC plane off, CRTC on: {e}"))?,
+        "modeset" => {
+            crtc_on_off(card, &p, &mut req, None)?;
+            commit_modeset(card, req, "CRTC and plane off")?;
+            crtc_on(card, &p)?;
+        }
+        _ => return Err(format!("noplane: '{how}' is not lit, modeset or back")),
+    }
+    if how == "back" {
+        let pixel = DamageRect {
+            x1: 0,
+            y1: 0,
+            x2: 1,
+            y2: 1,
+        };
+        commit_damage(card, &p, fb, &[pixel])?;
+    }
     hold_until_host(card, db, fb)
 }
 
@@ -381,7 +453,7 @@ fn framebuffer_freed(id: u32) -> std::result::Result<String, String> {
 /// Shows pattern `seed` and holds the card open with the buffer mapped for `secs` seconds,
 /// then draws into the mapping and cleans up, reporting what the driver said.
 fn hold(card: &Card, size: &str, seed: &str, secs: &str) -> Result<()> {
-    let seed: u32 = seed.parse().map_err(|e| format!("bad seed: {e}"))?;
+    let seed = parse_seed(seed)?;
     let secs: u64 = secs.parse().map_err(|e| format!("bad seconds: {e}"))?;
     let p = pipe(card, size)?;
     let (mut db, fb) = buffer(card, &p, seed)?;
@@ -560,6 +632,7 @@ fn run(args: &[String]) -> Result<()> {
         ["show", size, seed, format] => show_format(&Card::open()?, size, seed, format),
         ["damage", rest @ ..] => damage(&Card::open()?, rest),
         ["offon", size, a, b] => off_on(&Card::open()?, size, a, b),
+        ["noplane", size, a, how] => no_plane(&Card::open()?, size, a, how),
         ["hold", size, seed, secs] => hold(&Card::open()?, size, seed, secs),
         ["flip", size, n] => flip(&Card::open()?, size, n),
         ["fuzz", seed, n] => fuzz::run(Card::open()?.as_fd(), seed, n),

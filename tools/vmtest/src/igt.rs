@@ -319,6 +319,12 @@ pub const RBOCHS_PASSES: &[(&str, &str)] = &[
     ("kms_rmfb", "close-fd"),
     // The CRTC turned off with the framebuffer left on the plane.
     ("kms_atomic_transition", "modeset-transition"),
+    // The CRTC lit with its only plane off (black).
+    ("kms_atomic_transition", "plane-all-transition"),
+    ("kms_atomic_transition", "plane-all-transition-nonblocking"),
+    ("kms_atomic_transition", "plane-all-modeset-transition"),
+    ("kms_atomic_transition", "plane-toggle-modeset-transition"),
+    ("kms_concurrent", "multi-plane-atomic-lowres"),
 ];
 
 /// The subtests of `test` that rbochs must mend: those that fail on rbochs but not on C

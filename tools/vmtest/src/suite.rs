@@ -243,13 +243,21 @@ fn show_and_compare(
             format!("pattern-{w}x{h}-{seed}-{f}.png"),
         ),
     };
-    screen_shows(vm, &cmd, &out.join(shot), size, seed)
+    screen_shows(vm, &cmd, &out.join(shot), size, |x, y| {
+        pattern::pixel(seed, x, y)
+    })
 }
 
 /// Runs the `rbguest` command `cmd`, which prints `@@READY` once the screen should show
-/// pattern `seed` at `size`, compares the screenshot (saved to `shot`) with it, then lets the
-/// command finish.
-fn screen_shows(vm: &mut Vm, cmd: &str, shot: &Path, size: (u32, u32), seed: u32) -> Result<()> {
+/// `expect` (the colour of each pixel) at `size`, compares the screenshot (saved to `shot`)
+/// with it, then lets the command finish.
+fn screen_shows(
+    vm: &mut Vm,
+    cmd: &str,
+    shot: &Path,
+    size: (u32, u32),
+    expect: impl Fn(u32, u32) -> u32,
+) -> Result<()> {
     let n = vm.start(cmd)?;
     let ready = vm.wait_for(
         |l| l.contains("@@READY") || l.contains("rbguest: error"),
@@ -267,7 +275,7 @@ fn screen_shows(vm: &mut Vm, cmd: &str, shot: &Path, size: (u32, u32), seed: u32
                 img.width, img.height, size.0, size.1
             ));
         }
-        img.compare(|x, y| pattern::pixel(seed, x, y))
+        img.compare(expect)
             .map_err(|e| format!("{}: {e}", shot.display()))
     });
     vm.send("")?;
@@ -290,7 +298,26 @@ pub fn check_off_on(vm: &mut Vm, out: &Path) -> Result<()> {
         "rbguest offon 1024x768 43 44",
         &out.join("off-on.png"),
         (1024, 768),
-        44,
+        |x, y| pattern::pixel(44, x, y),
+    )
+}
+
+/// rbochs lets a CRTC be lit with no plane (C bochs refuses it with `EINVAL`, as the atomic
+/// helpers do by default), and shows black then, not the last image: `how` is `lit` (the
+/// plane is taken off a lit CRTC) or `modeset` (the CRTC is turned on again alone). With
+/// `back`, the plane comes back on the lit CRTC with one damaged pixel, and the screen must
+/// show its framebuffer whole, not that pixel over black.
+pub fn check_no_plane(vm: &mut Vm, out: &Path, how: &str) -> Result<()> {
+    let seed = 45;
+    screen_shows(
+        vm,
+        &format!("rbguest noplane 1024x768 {seed} {how}"),
+        &out.join(format!("no-plane-{how}.png")),
+        (1024, 768),
+        |x, y| match how {
+            "back" => pattern::pixel(seed, x, y),
+            _ => 0,
+        },
     )
 }
 
@@ -882,6 +909,9 @@ pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report
     if drv.module == RBOCHS.module {
         rep.record("vram-cache-param", check_cache_param(&mut vm, &out, drv));
         rep.record("crtc-off-fb-kept", check_off_on(&mut vm, &out));
+        rep.record("no-plane-lit", check_no_plane(&mut vm, &out, "lit"));
+        rep.record("no-plane-modeset", check_no_plane(&mut vm, &out, "modeset"));
+        rep.record("plane-back-whole", check_no_plane(&mut vm, &out, "back"));
     }
     rep.record("suspend-resume", check_suspend_resume(&mut vm, &out, drv));
     rep.record("drm-panic", check_panic(&mut vm, &out));

@@ -252,6 +252,16 @@ impl<'a> Hw<'a> {
         m.write_reg(regs::DISPI_Y_OFFSET::zeroed().with_offset(y as u16));
     }
 
+    /// Shows black: clears a `width` x `height` frame at offset 0 of video memory and scans it
+    /// out. Fails with `ERANGE`, changing nothing, if the frame does not fit.
+    pub(crate) fn show_black(&self, width: u16, height: u16) -> Result {
+        let pitch = usize::from(width) * 4;
+        self.vram
+            .fill_rows(0, pitch, pitch, usize::from(height), 0)?;
+        self.set_base(0, 0, u32::from(width) * 4);
+        Ok(())
+    }
+
     /// Selects the byte order for `fourcc`: XRGB8888 and ARGB8888 are little-endian,
     /// BGRX8888 and BGRA8888 big-endian.
     pub(crate) fn set_format(&self, fourcc: u32) {

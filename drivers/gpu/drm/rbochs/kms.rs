@@ -146,6 +146,11 @@ impl DriverPlane for Primary {
         let Some(fb) = state.fb().filter(|_| state.visible()) else {
             return Ok(());
         };
+        // A plane that was not on screen left black or an old image in video memory, not the
+        // frame its damage clips are relative to: copy the whole framebuffer.
+        if !check.old_state().visible() {
+            check.damage_whole_plane();
+        }
         // The image is scanned out from offset 0 with the framebuffer's pitch.
         let needed = u64::from(fb.pitch(0)) * u64::from(fb.height());
         if needed > plane.data().vram_size as u64 {
@@ -215,6 +220,13 @@ pub(crate) struct Pipe;
 impl DriverCrtc for Pipe {
     type Driver = RbochsDriver;
 
+    fn atomic_check(_crtc: &Crtc<Self>, _state: &CrtcState) -> Result {
+        // The CRTC may be lit with its plane off: it then shows black (`atomic_flush`). The
+        // atomic helpers refuse that by default; IGT's plane transitions and `kms_concurrent`
+        // do it, and i915, amdgpu and virtio-gpu allow it.
+        Ok(())
+    }
+
     fn mode_set_nofb(
         _crtc: &Crtc<Self>,
         dev: &drm::Device<RbochsDriver, Ioctl>,
@@ -241,6 +253,31 @@ impl DriverCrtc for Pipe {
             data.hw.blank(true);
             data.stats.width.store(0, Ordering::Relaxed);
             data.stats.height.store(0, Ordering::Relaxed);
+        });
+    }
+
+    fn atomic_flush(
+        _crtc: &Crtc<Self>,
+        dev: &drm::Device<RbochsDriver, Ioctl>,
+        old: &CrtcState,
+        new: &CrtcState,
+    ) {
+        // A lit CRTC without a plane shows black, not what video memory last held. Clear it
+        // when the plane goes away or the output is programmed anew without one (std-VGA
+        // clears its memory when a mode is set, bochs-display does not); video memory then
+        // stays black until a plane comes back.
+        if !new.active() || new.has_planes() || !(new.needs_modeset() || old.has_planes()) {
+            return;
+        }
+        let mode = new.mode();
+        with_hw(dev, |data| {
+            if let Err(e) = data.hw.show_black(mode.hdisplay(), mode.vdisplay()) {
+                pr_err_once!(
+                    "rbochs: cannot clear a {}x{} frame: {e:?}\n",
+                    mode.hdisplay(),
+                    mode.vdisplay()
+                );
+            }
         });
     }
 }

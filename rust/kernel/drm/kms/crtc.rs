@@ -62,6 +62,18 @@ pub trait DriverCrtc: Send + Sync + Sized {
 
     /// Turns the output off. Vblank events are switched off before.
     fn atomic_disable(_crtc: &Crtc<Self>, _dev: &drm::Device<Self::Driver, Ioctl>) {}
+
+    /// Finishes a commit that includes this CRTC, after its planes were updated and before
+    /// the commit's vblank event is armed (the `atomic_flush` hook): `old` and `new` are the
+    /// CRTC's states before and after the commit. Called whether or not the CRTC is active.
+    fn atomic_flush(
+        _crtc: &Crtc<Self>,
+        _dev: &drm::Device<Self::Driver, Ioctl>,
+        _old: &CrtcState,
+        _new: &CrtcState,
+    ) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// A CRTC (`struct drm_crtc`) with driver data `T`.
@@ -104,7 +116,11 @@ impl<T: DriverCrtc> Crtc<T> {
         },
         mode_valid: Some(Self::mode_valid_callback),
         atomic_check: Some(Self::atomic_check_callback),
-        atomic_flush: Some(bindings::drm_crtc_vblank_atomic_flush),
+        atomic_flush: if T::HAS_ATOMIC_FLUSH {
+            Some(Self::atomic_flush_callback)
+        } else {
+            Some(bindings::drm_crtc_vblank_atomic_flush)
+        },
         atomic_enable: Some(Self::atomic_enable_callback),
         atomic_disable: Some(Self::atomic_disable_callback),
         // SAFETY: All other members are optional function pointers, for which zero is `None`.
@@ -230,6 +246,25 @@ impl<T: DriverCrtc> Crtc<T> {
         T::mode_set_nofb(this, dev, state);
     }
 
+    extern "C" fn atomic_flush_callback(
+        crtc: *mut bindings::drm_crtc,
+        state: *mut bindings::drm_atomic_commit,
+    ) {
+        // SAFETY: Valid pointers from the atomic helpers, which flush only CRTCs that are part
+        // of the commit, so both states exist and stay unchanged during the call.
+        let (old, new) = unsafe {
+            (
+                CrtcState::from_raw(bindings::drm_atomic_get_old_crtc_state(state, crtc)),
+                CrtcState::from_raw(bindings::drm_atomic_get_new_crtc_state(state, crtc)),
+            )
+        };
+        // SAFETY: `crtc` belongs to a `Crtc<T>` of a registered device.
+        let (this, dev) = unsafe { (Self::from_raw(crtc), Self::ioctl_dev(crtc)) };
+        T::atomic_flush(this, dev, old, new);
+        // SAFETY: As above; vblank was initialised for the CRTC.
+        unsafe { bindings::drm_crtc_vblank_atomic_flush(crtc, state) };
+    }
+
     extern "C" fn atomic_enable_callback(
         crtc: *mut bindings::drm_crtc,
         _state: *mut bindings::drm_atomic_commit,
@@ -324,6 +359,18 @@ impl CrtcState {
     pub fn mode(&self) -> &DisplayMode {
         // SAFETY: The mode is part of the state, which is valid and unchanged while borrowed.
         unsafe { DisplayMode::from_raw(&self.raw().mode) }
+    }
+
+    /// Whether any plane is attached to the CRTC in this state (`plane_mask` is not empty).
+    pub fn has_planes(&self) -> bool {
+        self.raw().plane_mask != 0
+    }
+
+    /// Whether the commit changes the mode, the active flag or the connectors of the CRTC, so
+    /// the output is programmed anew (`drm_atomic_crtc_needs_modeset()`).
+    pub fn needs_modeset(&self) -> bool {
+        // SAFETY: The state is valid by the type invariant.
+        unsafe { bindings::drm_atomic_crtc_needs_modeset(self.0.get()) }
     }
 
     /// Requires an enabled CRTC to have its primary plane.

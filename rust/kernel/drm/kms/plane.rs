@@ -313,20 +313,28 @@ impl<T: DriverPlane> Plane<T> {
         state: *mut bindings::drm_atomic_commit,
     ) -> c_int {
         from_result(|| {
-            // SAFETY: The atomic helpers call this with valid pointers, during the check phase.
-            let (new, crtc_state) = unsafe {
+            // SAFETY: The atomic helpers call this with valid pointers, during the check phase,
+            // for a plane that is part of the commit, so it has an old and a new state; the new
+            // one is changed only by this thread until the commit is checked.
+            let (old, new, crtc_state) = unsafe {
+                let old = bindings::drm_atomic_get_old_plane_state(state, plane);
                 let new = bindings::drm_atomic_get_new_plane_state(state, plane);
+                // The new state is a copy of the current one: the flag of `damage_whole_plane`
+                // would stick for all commits to come.
+                (*new).ignore_damage_clips = false;
                 let crtc = (*new).crtc;
                 let crtc_state = if crtc.is_null() {
                     ptr::null_mut()
                 } else {
                     bindings::drm_atomic_get_new_crtc_state(state, crtc)
                 };
-                (new, crtc_state)
+                (old, new, crtc_state)
             };
             let mut check = PlaneCheck {
-                // SAFETY: A plane state of this plane, hence shadow-buffered.
+                // SAFETY: Plane states of this plane, hence shadow-buffered.
                 state: unsafe { PlaneState::from_raw(new) },
+                // SAFETY: As above.
+                old: unsafe { PlaneState::from_raw(old) },
                 crtc_state,
             };
             // SAFETY: `plane` belongs to a `Plane<T>`.
@@ -604,13 +612,28 @@ impl ClipSource {
 /// A new plane state being checked, with the state of the CRTC it goes to.
 pub struct PlaneCheck<'a> {
     state: &'a PlaneState,
+    old: &'a PlaneState,
     crtc_state: *mut bindings::drm_crtc_state,
 }
 
-impl PlaneCheck<'_> {
+impl<'a> PlaneCheck<'a> {
     /// The new plane state.
-    pub fn state(&self) -> &PlaneState {
+    pub fn state(&self) -> &'a PlaneState {
         self.state
+    }
+
+    /// The plane's state before the commit.
+    pub fn old_state(&self) -> &'a PlaneState {
+        self.old
+    }
+
+    /// Makes this update copy the whole plane, whatever damage clips userspace gave
+    /// (`ignore_damage_clips`, which holds for this commit only): for when the image on screen
+    /// is not the one the clips are relative to, e.g. when the plane was not shown before.
+    pub fn damage_whole_plane(&mut self) {
+        // SAFETY: The new state belongs to the commit being checked, which only this thread
+        // changes during the check phase.
+        unsafe { (*self.state.as_raw()).ignore_damage_clips = true };
     }
 
     /// Checks that the framebuffer is not scaled and, unless `can_position`, covers the CRTC

@@ -118,8 +118,8 @@ pub trait KmsDriver: drm::Driver + Sized {
     /// Filters modes for the whole device (e.g. by available scanout memory).
     ///
     /// Called for every mode a connector reports and for every mode userspace asks for (through
-    /// the CRTC's mode check, which first refuses refresh rates outside
-    /// [`crtc::MIN_REFRESH_HZ`]..=[`crtc::MAX_REFRESH_HZ`]).
+    /// the CRTC's mode check, which first refuses refresh rates, and vblank timer rates,
+    /// outside [`crtc::MIN_REFRESH_HZ`]..=[`crtc::MAX_REFRESH_HZ`]).
     fn mode_valid(_dev: &drm::Device<Self>, _mode: &mode::DisplayMode) -> ModeStatus {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -136,6 +136,27 @@ pub const fn modeset_ops<T: KmsDriver>() -> ModesetOps {
         fbdev_probe: Some(bindings::drm_fbdev_shmem_driver_fbdev_probe),
         #[cfg(not(CONFIG_DRM_FBDEV_EMULATION))]
         fbdev_probe: None,
+    }
+}
+
+/// Applies a checked commit (`atomic_commit_tail`). Unlike `drm_atomic_helper_commit_tail()`,
+/// CRTCs are enabled before their planes are updated and flushed, so the flush arms the
+/// commit's event for a vblank of the running timer rather than sending it at once; and the
+/// commit then waits for its own events (`flip_done`) rather than for the next vblank count: a
+/// later commit may turn the CRTC off before that vblank, which sends pending events but stops
+/// the count, and the wait for the count would time out.
+extern "C" fn commit_tail_callback(state: *mut bindings::drm_atomic_commit) {
+    // SAFETY: The atomic helpers call this with a checked commit they own until it returns;
+    // these are the steps of their own commit tails, in an order they support.
+    unsafe {
+        let dev = (*state).dev;
+        bindings::drm_atomic_helper_commit_modeset_disables(dev, state);
+        bindings::drm_atomic_helper_commit_modeset_enables(dev, state);
+        bindings::drm_atomic_helper_commit_planes(dev, state, 0);
+        bindings::drm_atomic_helper_fake_vblank(state);
+        bindings::drm_atomic_helper_commit_hw_done(state);
+        bindings::drm_atomic_helper_wait_for_flip_done(dev, state);
+        bindings::drm_atomic_helper_cleanup_planes(dev, state);
     }
 }
 
@@ -160,6 +181,14 @@ impl<'a, T: KmsDriver> ModeConfig<'a, T> {
         // SAFETY: All other members are optional function pointers, for which zero is `None`.
         ..unsafe { core::mem::zeroed() }
     };
+
+    const HELPER_FUNCS: bindings::drm_mode_config_helper_funcs =
+        bindings::drm_mode_config_helper_funcs {
+            atomic_commit_tail: Some(commit_tail_callback),
+            // SAFETY: All other members are optional function pointers, for which zero is
+            // `None`.
+            ..unsafe { core::mem::zeroed() }
+        };
 
     /// Initialises the mode configuration of `drm` (`drmm_mode_config_init()`).
     ///
@@ -187,6 +216,7 @@ impl<'a, T: KmsDriver> ModeConfig<'a, T> {
         mc.preferred_depth = info.preferred_depth;
         mc.quirk_addfb_prefer_host_byte_order = info.prefer_host_byte_order;
         mc.funcs = &Self::FUNCS;
+        mc.helper_private = &Self::HELPER_FUNCS;
 
         Ok(Self { drm })
     }

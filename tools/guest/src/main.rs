@@ -540,6 +540,20 @@ fn badinput(card: &Card, c_bochs: bool) -> Result<()> {
             refused(card.set_crtc(p.crtc, Some(sfb), (0, 0), &[p.conn], Some(Mode::from(slow)))),
         );
     }
+    // A double-scanned mode whose nominal refresh rate is 60 Hz, but whose doubled frame
+    // (40000 x 60000 pixel clocks) overflows the `int` in which the kernel computes the
+    // vblank timer's period: the timer would get a bogus one, so it must be refused.
+    let mut huge: drm_ffi::drm_mode_modeinfo = p.mode.into();
+    huge.htotal = 40000;
+    huge.vtotal = 30000;
+    huge.clock = 144_000_000;
+    huge.flags |= drm_ffi::DRM_MODE_FLAG_DBLSCAN;
+    if !c_bochs {
+        check(
+            "mode-timer-overflow",
+            refused(card.set_crtc(p.crtc, Some(sfb), (0, 0), &[p.conn], Some(Mode::from(huge)))),
+        );
+    }
     let _ = card.destroy_framebuffer(sfb);
     let _ = card.destroy_dumb_buffer(sdb);
 

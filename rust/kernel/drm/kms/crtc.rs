@@ -208,7 +208,10 @@ impl<T: DriverCrtc> Crtc<T> {
     ) -> bindings::drm_mode_status {
         // SAFETY: The DRM core passes a mode that is valid and unchanged for the call.
         let mode = unsafe { DisplayMode::from_raw(mode) };
-        let status = refresh_status(mode.vrefresh());
+        let status = match refresh_status(mode.vrefresh()) {
+            ModeStatus::OK => timer_status(mode),
+            refused => refused,
+        };
         if status != ModeStatus::OK || !<T::Driver as KmsDriver>::HAS_MODE_VALID {
             return status.as_raw();
         }
@@ -318,6 +321,77 @@ pub fn refresh_status(hz: i32) -> ModeStatus {
     }
 }
 
+/// Whether the vblank timer, as it will run for `mode`, fires between [`MIN_REFRESH_HZ`] and
+/// [`MAX_REFRESH_HZ`] times a second (see [`timer_period_ns`]). This is not always the mode's
+/// refresh rate: interlaced modes tick faster, and timings whose product overflows the C
+/// computation would give the timer a bogus period.
+pub fn timer_status(mode: &DisplayMode) -> ModeStatus {
+    let period = timer_period_ns(
+        mode.clock(),
+        mode.htotal(),
+        mode.vtotal(),
+        mode.vscan(),
+        mode.flags(),
+    );
+    match period {
+        None => ModeStatus::CLOCK_LOW,
+        Some(0) => ModeStatus::CLOCK_HIGH,
+        // Rounded to the closest rate, as `drm_mode_vrefresh()` rounds.
+        Some(ns) => refresh_status(i32::try_from((NSEC_PER_SEC + ns / 2) / ns).unwrap_or(i32::MAX)),
+    }
+}
+
+const NSEC_PER_SEC: u64 = 1_000_000_000;
+
+/// The period of the vblank timer for a mode with these timings, in nanoseconds, computed as
+/// the kernel will: `drm_calc_timestamping_constants()` on the CRTC timings that
+/// `drm_mode_set_crtcinfo()` derives with `CRTC_INTERLACE_HALVE_V` (what the mode
+/// conversions of userspace and probed modes use). `None` where that computation has no
+/// clock, or overflows its `int` frame size.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::drm::kms::crtc::timer_period_ns;
+///
+/// // 1024x768 at 60 Hz (VESA DMT): 65 MHz, 1344 x 806.
+/// assert_eq!(timer_period_ns(65000, 1344, 806, 0, 0), Some(16_665_600));
+/// // Interlaced: the vertical total is halved, then the frame duration halved again.
+/// assert_eq!(timer_period_ns(65000, 1344, 806, 0, 1 << 4), Some(4_166_400));
+/// // Double scan doubles the lines, as does a vscan of 2.
+/// assert_eq!(timer_period_ns(65000, 1344, 806, 0, 1 << 5), Some(33_331_200));
+/// assert_eq!(timer_period_ns(65000, 1344, 806, 2, 0), Some(33_331_200));
+/// // 50000 x 50000 does not fit the kernel's `int` frame size.
+/// assert_eq!(timer_period_ns(i32::MAX, 50000, 50000, 0, 0), None);
+/// assert_eq!(timer_period_ns(0, 1344, 806, 0, 0), None);
+/// ```
+pub fn timer_period_ns(
+    clock_khz: i32,
+    htotal: u16,
+    vtotal: u16,
+    vscan: u16,
+    flags: u32,
+) -> Option<u64> {
+    let interlace = flags & bindings::DRM_MODE_FLAG_INTERLACE != 0;
+    // `crtc_vtotal` is a `u16`: each step truncates, as the C assignments do.
+    let mut lines = vtotal;
+    if interlace {
+        lines /= 2;
+    }
+    if flags & bindings::DRM_MODE_FLAG_DBLSCAN != 0 {
+        lines = lines.wrapping_mul(2);
+    }
+    if vscan > 1 {
+        lines = lines.wrapping_mul(vscan);
+    }
+    let clock = u64::try_from(clock_khz).ok().filter(|&c| c > 0)?;
+    let frame = u32::from(htotal) * u32::from(lines);
+    if i32::try_from(frame).is_err() {
+        return None;
+    }
+    let ns = u64::from(frame) * 1_000_000 / clock;
+    Some(if interlace { ns / 2 } else { ns })
+}
 // SAFETY: The C object is only changed under DRM's modeset locks; driver data is `Send`.
 unsafe impl<T: DriverCrtc> Send for Crtc<T> {}
 // SAFETY: As above; driver data is `Sync`.

@@ -48,6 +48,26 @@ impl DisplayMode {
         self.raw().clock
     }
 
+    /// Total width in pixels, blanking included.
+    pub fn htotal(&self) -> u16 {
+        self.raw().htotal
+    }
+
+    /// Total height in lines, blanking included.
+    pub fn vtotal(&self) -> u16 {
+        self.raw().vtotal
+    }
+
+    /// How many times each line is scanned out (0 or 1: once).
+    pub fn vscan(&self) -> u16 {
+        self.raw().vscan
+    }
+
+    /// The `DRM_MODE_FLAG_*` flags.
+    pub fn flags(&self) -> u32 {
+        self.raw().flags
+    }
+
     /// Refresh rate in Hz, rounded (`drm_mode_vrefresh()`).
     pub fn vrefresh(&self) -> i32 {
         // SAFETY: The mode is valid; the function only reads it.

@@ -214,18 +214,29 @@ fn crtc_on(card: &Card, p: &Pipe) -> Result<()> {
     on
 }
 
+/// Shows pattern `seed` at mode `size` with a legacy SETCRTC, then makes the client atomic
+/// (the atomic properties show only to atomic clients).
+fn show_then_atomic(
+    card: &Card,
+    size: &str,
+    seed: u32,
+) -> Result<(Pipe, DumbBuffer, framebuffer::Handle)> {
+    let p = pipe(card, size)?;
+    let (db, fb) = buffer(card, &p, seed)?;
+    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
+        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
+    card.set_client_capability(ClientCapability::Atomic, true)
+        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+    Ok((p, db, fb))
+}
+
 /// Shows pattern `a`, turns the CRTC off with an atomic commit that leaves the framebuffer
 /// on the primary plane, draws pattern `b` into the framebuffer while the CRTC is off (no
 /// damage reported), and turns the CRTC on again without touching the plane: the screen
 /// must show `b`, all of it.
 fn off_on(card: &Card, size: &str, a: &str, b: &str) -> Result<()> {
-    let (a, b) = (parse_seed(a)?, parse_seed(b)?);
-    let p = pipe(card, size)?;
-    let (mut db, fb) = buffer(card, &p, a)?;
-    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
-        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
-    card.set_client_capability(ClientCapability::Atomic, true)
-        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+    let b = parse_seed(b)?;
+    let (p, mut db, fb) = show_then_atomic(card, size, parse_seed(a)?)?;
     let mut req = AtomicModeReq::new();
     crtc_on_off(card, &p, &mut req, None)?;
     commit_modeset(card, req, "off, framebuffer left on the plane")?;
@@ -239,13 +250,7 @@ fn off_on(card: &Card, size: &str, a: &str, b: &str) -> Result<()> {
 /// screen must be black; @@READY. `back` takes the plane off like `lit`, then puts it back
 /// with the same framebuffer and one damaged pixel: `a` must show, all of it.
 fn no_plane(card: &Card, size: &str, a: &str, how: &str) -> Result<()> {
-    let p = pipe(card, size)?;
-    let (db, fb) = buffer(card, &p, parse_seed(a)?)?;
-    card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
-        .map_err(|e| format!("SETCRTC {size}: {e}"))?;
-    // The atomic properties (FB_ID, CRTC_ID) show only to atomic clients.
-    card.set_client_capability(ClientCapability::Atomic, true)
-        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+    let (p, db, fb) = show_then_atomic(card, size, parse_seed(a)?)?;
     let (plane, props) = primary_plane(card, &p)?;
     let mut req = AtomicModeReq::new();
     req.add_property(

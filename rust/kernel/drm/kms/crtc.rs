@@ -337,11 +337,12 @@ pub fn timer_status(mode: &DisplayMode) -> ModeStatus {
         None => ModeStatus::CLOCK_LOW,
         Some(0) => ModeStatus::CLOCK_HIGH,
         // Rounded to the closest rate, as `drm_mode_vrefresh()` rounds.
-        Some(ns) => refresh_status(i32::try_from((NSEC_PER_SEC + ns / 2) / ns).unwrap_or(i32::MAX)),
+        Some(ns) => {
+            let hz = (crate::time::NSEC_PER_SEC.unsigned_abs() + ns / 2) / ns;
+            refresh_status(i32::try_from(hz).unwrap_or(i32::MAX))
+        }
     }
 }
-
-const NSEC_PER_SEC: u64 = 1_000_000_000;
 
 /// The period of the vblank timer for a mode with these timings, in nanoseconds, computed as
 /// the kernel will: `drm_calc_timestamping_constants()` on the CRTC timings that
@@ -392,6 +393,7 @@ pub fn timer_period_ns(
     let ns = u64::from(frame) * 1_000_000 / clock;
     Some(if interlace { ns / 2 } else { ns })
 }
+
 // SAFETY: The C object is only changed under DRM's modeset locks; driver data is `Send`.
 unsafe impl<T: DriverCrtc> Send for Crtc<T> {}
 // SAFETY: As above; driver data is `Sync`.

@@ -57,10 +57,10 @@ fn kvm_usable() -> bool {
 /// guest crawls (on this project's Firecracker machines the kernel's decompressor alone takes
 /// minutes). A probe boot must print the kernel's banner within [`KVM_PROBE_TIME`]; under a
 /// working KVM it does in about a second. Probed once per process.
-fn kvm_fast(qemu: &str, kernel: &Path) -> bool {
+fn kvm_fast(qemu: &str, arch: &str, kernel: &Path) -> bool {
     static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FAST.get_or_init(|| {
-        let fast = probe_kvm(qemu, kernel);
+        let fast = probe_kvm(qemu, arch, kernel);
         if !fast {
             println!(
                 "vmtest: /dev/kvm opens, but a guest under KVM did not print its banner within \
@@ -75,14 +75,14 @@ fn kvm_fast(qemu: &str, kernel: &Path) -> bool {
 /// How long the KVM probe waits for the guest kernel's banner.
 const KVM_PROBE_TIME: Duration = Duration::from_secs(20);
 
-fn probe_kvm(qemu: &str, kernel: &Path) -> bool {
+fn probe_kvm(qemu: &str, arch: &str, kernel: &Path) -> bool {
     let Some(k) = kernel.to_str() else {
         return false;
     };
+    let console = if arch == "x86_64" { "ttyS0" } else { "ttyAMA0" };
     let child = Command::new(qemu)
-        .args([
-            "-accel", "kvm", "-cpu", "host", "-M", "q35", "-m", "256", "-smp", "1",
-        ])
+        .args(machine_args(arch, "kvm"))
+        .args(["-m", "256", "-smp", "1"])
         .args([
             "-display",
             "none",
@@ -91,7 +91,8 @@ fn probe_kvm(qemu: &str, kernel: &Path) -> bool {
             "-serial",
             "stdio",
         ])
-        .args(["-kernel", k, "-append", "console=ttyS0 panic=-1"])
+        .args(["-kernel", k, "-append"])
+        .arg(format!("console={console} panic=-1"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -122,46 +123,85 @@ fn probe_kvm(qemu: &str, kernel: &Path) -> bool {
     fast
 }
 
+/// The host's architecture, named as the guests are (`x86_64`, `arm64`).
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        a => a,
+    }
+}
+
+/// The accelerator for a guest of `arch` on a host of `host`. KVM runs only native guests; for
+/// those `forced` (`VMTEST_ACCEL`: `kvm` or `tcg`) decides, or else `kvm_ok` (KVM usable, and
+/// fast: [`kvm_fast`]), which is not asked for a foreign guest. A foreign guest runs under
+/// TCG whatever `forced` says, with a message when it asked for KVM.
+fn choose_accel(
+    host: &str,
+    arch: &str,
+    forced: Option<&str>,
+    kvm_ok: impl FnOnce() -> bool,
+) -> &'static str {
+    if host != arch {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        if forced == Some("kvm") {
+            SAID.call_once(|| {
+                println!(
+                    "vmtest: VMTEST_ACCEL=kvm, but KVM cannot run an {arch} guest on this {host} \
+                     host: using TCG"
+                )
+            });
+        }
+        return "tcg";
+    }
+    let kvm = match forced {
+        Some("tcg") => false,
+        Some("kvm") => true,
+        _ => kvm_ok(),
+    };
+    if kvm {
+        "kvm"
+    } else {
+        "tcg"
+    }
+}
+
+/// QEMU's accelerator, machine and CPU options for a guest of `arch` under `accel`. Under
+/// KVM the guest gets the host's CPU and, on arm64, the host's interrupt controller version
+/// (a GICv3 host cannot give a guest the GICv2 that `virt` defaults to). Under TCG an arm64
+/// guest gets a Cortex-A57.
+pub fn machine_args(arch: &str, accel: &str) -> Vec<&'static str> {
+    match (arch, accel) {
+        ("x86_64", "kvm") => vec!["-accel", "kvm", "-cpu", "host", "-M", "q35"],
+        ("x86_64", _) => vec!["-accel", "tcg", "-M", "q35"],
+        (_, "kvm") => vec![
+            "-accel",
+            "kvm",
+            "-M",
+            "virt,gic-version=host",
+            "-cpu",
+            "host",
+        ],
+        _ => vec!["-accel", "tcg", "-M", "virt", "-cpu", "cortex-a57"],
+    }
+}
+
 impl VmConfig {
-    /// The accelerator the guest runs on: KVM for an x86_64 guest when `/dev/kvm` is usable and
-    /// a probe boot shows it runs guests at speed ([`kvm_fast`]), TCG otherwise (and always
-    /// for arm64 on this x86_64 host). `VMTEST_ACCEL=tcg` or `kvm` skips the probe.
+    /// The accelerator the guest runs on: KVM for a guest of the host's own architecture when
+    /// `/dev/kvm` is usable and a probe boot shows it runs guests at speed ([`kvm_fast`]), TCG
+    /// otherwise. `VMTEST_ACCEL=tcg` or `kvm` skips the probe (see [`choose_accel`]).
     pub fn accel(&self) -> &'static str {
-        if self.arch != "x86_64" {
-            return "tcg";
-        }
-        let kvm = match std::env::var("VMTEST_ACCEL").ok().as_deref() {
-            Some("tcg") => false,
-            Some("kvm") => true,
-            _ => kvm_usable() && kvm_fast(&self.qemu, &self.kernel),
-        };
-        if kvm {
-            "kvm"
-        } else {
-            "tcg"
-        }
+        let forced = std::env::var("VMTEST_ACCEL").ok();
+        choose_accel(host_arch(), &self.arch, forced.as_deref(), || {
+            kvm_usable() && kvm_fast(&self.qemu, &self.arch, &self.kernel)
+        })
     }
 
     fn args(&self, qmp: &Path) -> Vec<String> {
-        let mut a: Vec<String> = Vec::new();
+        let mut a: Vec<String> = machine_args(&self.arch, self.accel())
+            .into_iter()
+            .map(String::from)
+            .collect();
         let mut push = |s: &str| a.push(s.to_string());
-        match self.arch.as_str() {
-            "x86_64" => {
-                if self.accel() == "kvm" {
-                    push("-enable-kvm");
-                    push("-cpu");
-                    push("host");
-                }
-                push("-M");
-                push("q35");
-            }
-            _ => {
-                push("-M");
-                push("virt");
-                push("-cpu");
-                push("cortex-a57");
-            }
-        }
         let console = if self.arch == "x86_64" {
             "ttyS0"
         } else {
@@ -238,9 +278,7 @@ impl Vm {
         let mut log =
             File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
         let args = cfg.args(&qmp_path);
-        if cfg.arch == "x86_64" {
-            println!("vmtest: {} under {}", cfg.qemu, cfg.accel().to_uppercase());
-        }
+        println!("vmtest: {} under {}", cfg.qemu, cfg.accel().to_uppercase());
         writeln!(log, "# {} {}", cfg.qemu, args.join(" ")).ok();
         let mut child = Command::new(&cfg.qemu)
             .args(&args)
@@ -523,5 +561,109 @@ impl Qmp {
             }
             // Anything else is an asynchronous event; skip it.
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(arch: &str) -> VmConfig {
+        VmConfig {
+            qemu: format!("qemu-system-{arch}"),
+            arch: arch.into(),
+            kernel: "/k".into(),
+            initrd: "/i".into(),
+            display: "VGA".into(),
+            append: String::new(),
+            backend: "none".into(),
+            workdir: "/w".into(),
+            echo: false,
+            time_scale: 1.0,
+        }
+    }
+
+    #[test]
+    fn kvm_only_for_native_guests() {
+        let never = || -> bool { panic!("KVM probed for a foreign guest") };
+        assert_eq!(choose_accel("x86_64", "arm64", None, never), "tcg");
+        assert_eq!(choose_accel("x86_64", "arm64", Some("kvm"), never), "tcg");
+        assert_eq!(choose_accel("arm64", "x86_64", None, never), "tcg");
+        assert_eq!(choose_accel("arm64", "arm64", None, || true), "kvm");
+        assert_eq!(choose_accel("arm64", "arm64", None, || false), "tcg");
+        assert_eq!(choose_accel("x86_64", "x86_64", None, || true), "kvm");
+        // VMTEST_ACCEL decides without a probe.
+        let unasked = || -> bool { panic!("KVM probed although forced") };
+        assert_eq!(choose_accel("arm64", "arm64", Some("tcg"), unasked), "tcg");
+        assert_eq!(choose_accel("arm64", "arm64", Some("kvm"), unasked), "kvm");
+        assert_eq!(
+            choose_accel("x86_64", "x86_64", Some("kvm"), unasked),
+            "kvm"
+        );
+    }
+
+    /// The option that follows `opt` in `args`.
+    fn after<'a>(args: &'a [String], opt: &str) -> Option<&'a str> {
+        let i = args.iter().position(|a| a == opt)?;
+        args.get(i + 1).map(String::as_str)
+    }
+
+    #[test]
+    fn arm64_under_kvm_gets_the_host_cpu_and_gic() {
+        let a: Vec<String> = machine_args("arm64", "kvm")
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(after(&a, "-accel"), Some("kvm"));
+        assert_eq!(after(&a, "-M"), Some("virt,gic-version=host"));
+        assert_eq!(after(&a, "-cpu"), Some("host"));
+        let t: Vec<String> = machine_args("arm64", "tcg")
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(after(&t, "-accel"), Some("tcg"));
+        assert_eq!(after(&t, "-M"), Some("virt"));
+        assert_eq!(after(&t, "-cpu"), Some("cortex-a57"));
+    }
+
+    #[test]
+    fn x86_64_under_kvm_gets_the_host_cpu() {
+        let a: Vec<String> = machine_args("x86_64", "kvm")
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(after(&a, "-accel"), Some("kvm"));
+        assert_eq!(after(&a, "-M"), Some("q35"));
+        assert_eq!(after(&a, "-cpu"), Some("host"));
+        let t: Vec<String> = machine_args("x86_64", "tcg")
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(after(&t, "-cpu"), None);
+    }
+
+    #[test]
+    fn whole_command_line() {
+        // Forced, so that the test does not depend on this host's /dev/kvm.
+        std::env::set_var("VMTEST_ACCEL", "tcg");
+        let a = cfg("arm64").args(Path::new("/w/qmp.sock"));
+        assert_eq!(
+            &a[..6],
+            ["-accel", "tcg", "-M", "virt", "-cpu", "cortex-a57"]
+        );
+        assert_eq!(
+            after(&a, "-append"),
+            Some("console=tty0 console=ttyAMA0 rdinit=/init panic=-1")
+        );
+        assert_eq!(
+            after(&a, "-qmp"),
+            Some("unix:/w/qmp.sock,server=on,wait=off")
+        );
+        assert_eq!(after(&a, "-device"), Some("VGA"));
+        let x = cfg("x86_64").args(Path::new("/w/qmp.sock"));
+        assert_eq!(
+            after(&x, "-append"),
+            Some("console=tty0 console=ttyS0 rdinit=/init panic=-1")
+        );
     }
 }

@@ -11,16 +11,19 @@
 //! vmtest bench     --kernel IMG --initrd FILE --out DIR [--results-dir DIR] [--results FILE]
 //!                  [--runs N] [--frames N] [--switches N] [--lines N] [--device DEV] [--smoke]
 //! vmtest igt       --kernel IMG --initrd FILE --arch x86_64 --out DIR --results FILE
-//!                  --report FILE.md [--device DEV] [--timeout SECS] [TEST...]
+//!                  --report FILE.md [--device DEV] [--timeout SECS] [--timing-runs N]
+//!                  [--timing-only] [TEST...]
 //! vmtest igt-tests (the IGT tests `vmtest igt` runs, one a line)
 //! ```
 
 mod bench;
+mod coexist;
 mod cpio;
 mod igt;
 mod image;
 mod ptdump;
 mod suite;
+mod timing;
 mod vm;
 
 use std::collections::HashMap;
@@ -33,7 +36,7 @@ use vm::{Vm, VmConfig};
 pub type Result<T> = std::result::Result<T, String>;
 
 /// Flags that take no value.
-const SWITCHES: &[&str] = &["smoke"];
+const SWITCHES: &[&str] = &["smoke", "timing-only"];
 
 /// `--flag value` pairs (the last of a repeated flag wins, [`Args::all`] has every one),
 /// [`SWITCHES`] and positional arguments.
@@ -244,6 +247,8 @@ fn check(a: &Args) -> Result<bool> {
             "rbochs-noedid" => suite::noedid_suite(&cfg, &suite::RBOCHS, &mut rep)?,
             "cbochs-noedid" => suite::noedid_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
             "builtin" => suite::builtin_suite(&cfg, &mut rep)?,
+            "coexist-vga" => coexist::coexist_suite(&cfg, "VGA", &mut rep)?,
+            "coexist-display" => coexist::coexist_suite(&cfg, "bochs-display", &mut rep)?,
             "kunit" => suite::kunit_suite(&cfg, &mut rep)?,
             "sample" => suite::sample_suite(&cfg, &mut rep)?,
             "rbochs-fuzz" => suite::fuzz_suite(&cfg, &suite::RBOCHS, &mut rep)?,
@@ -313,7 +318,14 @@ fn count(text: &str) -> (usize, usize, usize) {
 fn igt_cmd(a: &Args) -> Result<bool> {
     let cfg = vm_config(a)?;
     let per_test = Duration::from_secs(a.num("timeout", 120)?.into());
-    let rep = igt::igt(&cfg, per_test, &a.rest, &a.path("report")?)?;
+    let rep = igt::igt(
+        &cfg,
+        per_test,
+        &a.rest,
+        &a.path("report")?,
+        a.num("timing-runs", 2)?,
+        a.has("timing-only"),
+    )?;
     let res = a.path("results")?;
     std::fs::write(&res, rep.lines.join("\n") + "\n")
         .map_err(|e| format!("{}: {e}", res.display()))?;

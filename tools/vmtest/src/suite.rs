@@ -797,7 +797,8 @@ fn boot_and_load(
     Some(vm)
 }
 
-fn boot_suite(cfg: &VmConfig, name: &str, display: String, rep: &mut Report) -> Option<Vm> {
+/// Boots a suite's guest on `display`, recording `boot`.
+pub fn boot_suite(cfg: &VmConfig, name: &str, display: String, rep: &mut Report) -> Option<Vm> {
     let mut cfg = cfg.clone();
     cfg.display = display;
     cfg.workdir = cfg.workdir.join(name);

@@ -933,7 +933,13 @@ fn host_cpu() -> String {
 }
 
 /// Binds the display to `to`, whatever holds it now; waits for the card and fbcon.
-pub fn switch(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
+fn switch(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
+    bind(vm, dev, to)?;
+    suite::wait_guest(vm, suite::FBCON_BOUND)
+}
+
+/// Binds the display to `to`, whatever holds it now; waits for the card.
+pub fn bind(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
     let cur = vm.ok(&format!(
         "basename \"$(readlink /sys/bus/pci/devices/{dev}/driver)\" 2>/dev/null; true"
     ))?;
@@ -952,7 +958,6 @@ pub fn switch(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
         ))?;
     }
     suite::wait_guest(vm, "ls /dev/dri/card* > /dev/null 2>&1")?;
-    suite::wait_guest(vm, suite::FBCON_BOUND)?;
     let now = vm.ok(&format!(
         "basename \"$(readlink /sys/bus/pci/devices/{dev}/driver)\""
     ))?;

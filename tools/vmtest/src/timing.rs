@@ -161,7 +161,7 @@ pub fn sample(
         // rbochs, C bochs, C bochs, rbochs, ...: neither always goes first.
         let which = (round + round / 2) % 2;
         let drv = drivers[which as usize];
-        crate::bench::switch(&mut vm, &dev, drv)?;
+        crate::bench::bind(&mut vm, &dev, drv)?;
         for (i, (test, sub)) in subtests.iter().enumerate() {
             let s = run_once(&mut vm, test, sub, secs)?;
             println!(

@@ -80,11 +80,14 @@ pub fn parse_on_time(lines: &[String]) -> Option<(u32, u32)> {
     })
 }
 
-/// The samples of one subtest on both drivers.
+/// The samples of one subtest on both drivers, and the worrying kernel log lines each
+/// driver's runs left.
 #[derive(Default)]
 pub struct Samples {
     pub ours: Vec<Sample>,
     pub reference: Vec<Sample>,
+    pub ours_log: Vec<String>,
+    pub reference_log: Vec<String>,
 }
 
 impl Samples {
@@ -164,6 +167,8 @@ pub fn sample(
         crate::bench::bind(&mut vm, &dev, drv)?;
         for (i, (test, sub)) in subtests.iter().enumerate() {
             let s = run_once(&mut vm, test, sub, secs)?;
+            // The kernel log after each run, so that a problem is the driver's that ran.
+            let log = suite::kernel_log_problems(&mut vm)?;
             println!(
                 "igt-timing: {} {test} {sub}: {}{}",
                 drv.module,
@@ -174,16 +179,14 @@ pub fn sample(
             );
             if which == 0 {
                 all[i].ours.push(s);
+                all[i].ours_log.extend(log);
             } else {
                 all[i].reference.push(s);
+                all[i].reference_log.extend(log);
             }
         }
     }
-    let problems = suite::kernel_log_problems(&mut vm)?;
     vm.shutdown()?;
-    if !problems.is_empty() {
-        return Err(format!("kernel log:\n{}", problems.join("\n")));
-    }
     Ok(all)
 }
 
@@ -221,6 +224,25 @@ pub fn record(
             Ok(()) => rep_ours.skip(&name, &format!("timing under TCG, not judged: {a}")),
         }
         rep_ref.skip(&name, &format!("timing, the reference's own: {b}"));
+        // What the kernel said is judged as strictly as after any other test.
+        let log = format!("{name}.kernel-log");
+        if s.ours_log.is_empty() {
+            rep_ours.record(&log, Ok(()));
+        } else {
+            rep_ours.record(&log, Err(format!("kernel log:\n{}", s.ours_log.join("\n"))));
+        }
+        if s.reference_log.is_empty() {
+            rep_ref.record(&log, Ok(()));
+        } else {
+            let _ = writeln!(md, "\nC bochs's kernel log during {name}:\n");
+            for l in &s.reference_log {
+                let _ = writeln!(md, "    {l}");
+            }
+            rep_ref.skip(
+                &log,
+                &format!("the reference fails: {}", s.reference_log[0].trim()),
+            );
+        }
     }
     md
 }
@@ -277,12 +299,14 @@ mod tests {
         let x = Samples {
             ours: vec![s(Verdict::Fail), s(Verdict::Pass)],
             reference: vec![s(Verdict::Pass), s(Verdict::Pass)],
+            ..Default::default()
         };
         assert!(x.judge(true).is_err());
         assert!(x.judge(false).is_ok());
         let even = Samples {
             ours: vec![s(Verdict::Fail), s(Verdict::Pass)],
             reference: vec![s(Verdict::Pass), s(Verdict::Fail)],
+            ..Default::default()
         };
         assert!(even.judge(true).is_ok());
         let mut a = Report::new("o");
@@ -291,5 +315,32 @@ mod tests {
         assert_eq!(a.failed, 0);
         assert!(a.lines[0].starts_with("SKIP o.kms_flip@plain-flip-ts-check: timing under TCG"));
         assert!(md.contains("| kms_flip@plain-flip-ts-check | 1/2 passed (fail, pass) |"));
+        assert_eq!(a.lines[1], "PASS o.kms_flip@plain-flip-ts-check.kernel-log");
+    }
+
+    #[test]
+    fn kernel_log_problems_are_the_driver_that_ran() {
+        let bug =
+            "BUG: KASAN: slab-use-after-free in drm_atomic_helper_wait_for_vblanks".to_string();
+        let theirs = Samples {
+            ours: vec![s(Verdict::Pass)],
+            reference: vec![s(Verdict::Pass)],
+            reference_log: vec![bug.clone()],
+            ..Default::default()
+        };
+        let (mut a, mut b) = (Report::new("o"), Report::new("r"));
+        record(&TIMING[..1], &[theirs], false, &mut a, &mut b);
+        assert_eq!(a.failed, 0);
+        assert!(b.lines[1]
+            .starts_with("SKIP r.kms_flip@plain-flip-ts-check.kernel-log: the reference fails"));
+        let ours = Samples {
+            ours: vec![s(Verdict::Pass)],
+            reference: vec![s(Verdict::Pass)],
+            ours_log: vec![bug],
+            ..Default::default()
+        };
+        let (mut a, mut b) = (Report::new("o"), Report::new("r"));
+        record(&TIMING[..1], &[ours], false, &mut a, &mut b);
+        assert_eq!(a.failed, 1);
     }
 }

@@ -69,7 +69,7 @@ PRISTINE := $(KSRC)
 endif
 
 .PHONY: all run check lint fuzz bench igt setup source tree kernel-% initramfs-% vmtest guest guest-% \
-	rustfmtcheck clean distclean FORCE
+	series series-verify series-check rustfmtcheck clean distclean FORCE
 
 all: run
 
@@ -188,6 +188,25 @@ fuzz: initramfs-arm64-test
 lint: tree
 	@tools/kconfig.sh $(TREE) $(BUILD)/arm64-lint arm64 $(FRAGS_arm64-lint)
 	@tools/lint.sh $(CURDIR) $(TREE) $(BUILD)/arm64-lint
+
+# The project as a git format-patch series against Linux 7.3, with a cover letter, in
+# $(OUT)/series, generated from patches/series (tools/series.py) in a throw-away git
+# repository under $(CACHE)/series.
+SERIES_OUT  = $(OUT)/series
+SERIES_WORK = $(CACHE)/series
+series: $(PRISTINE)/Makefile
+	@tools/series.py generate $(CURDIR) $(PRISTINE) $(SERIES_WORK) $(SERIES_OUT)
+
+# That it applies with git am to Linux 7.3, gives the tree make tree builds, and passes
+# checkpatch --strict (make check runs this).
+series-verify: tree
+	@tools/series.py verify $(CURDIR) $(PRISTINE) $(SERIES_WORK) $(SERIES_OUT) $(TREE)
+
+# The above, and that every patch touching Rust builds (rust/, the driver and the sample in
+# the arm64-lint configuration); long: before sending, and whenever patches/series changes.
+series-check: series-verify
+	@tools/series.py build $(CURDIR) $(PRISTINE) $(SERIES_WORK) $(SERIES_OUT) arm64 \
+		$(FRAGS_arm64-lint)
 
 rustfmtcheck:
 	@cd tools/vmtest && cargo fmt --check

@@ -510,7 +510,12 @@ def main(argv):
             print(f"series: {len(patches)} patches and a cover letter in {outdir}")
             return 0
         if cmd == "verify" and len(args) == 5:
-            return 0 if verify(os.path.realpath(args[0]), *args[1:]) else 1
+            try:
+                return 0 if verify(os.path.realpath(args[0]), *args[1:]) else 1
+            except SeriesError as e:
+                # A line for the summary too: a broken manifest fails the series checks.
+                print(f"FAIL series.generate: {str(e).splitlines()[0]}")
+                raise
         if cmd == "build" and len(args) >= 6:
             return 0 if build(os.path.realpath(args[0]), *args[1:5], args[5:]) else 1
         if cmd == "check-manifest" and len(args) == 1:

@@ -10,6 +10,7 @@
 #   $(CACHE)/src     the pristine kernel source (or KSRC=/path/to/linux)
 #   $(CACHE)/tree    that source with patches/ applied and our files laid over
 #   $(CACHE)/build   one kbuild output directory per configuration
+#   $(CACHE)/series  a git repository of the pristine source for make series
 # Artefacts (screenshots, console logs, results) go to OUT.
 
 CACHE    ?= $(HOME)/.cache/rbochs

@@ -244,6 +244,8 @@ def ensure_base(pristine, work):
     os.makedirs(work, exist_ok=True)
     # A copy, not hard links: git am and checkouts rewrite files in it.
     subprocess.run(["cp", "-a", pristine, new], check=True)
+    # A KSRC that is a git checkout brings its own repository; start from the files alone.
+    shutil.rmtree(os.path.join(new, ".git"), ignore_errors=True)
     git(new, "init", "-q")
     git(new, "config", "core.autocrlf", "false")
     git(new, "config", "gc.auto", "0")

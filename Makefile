@@ -10,6 +10,7 @@
 #   $(CACHE)/src     the pristine kernel source (or KSRC=/path/to/linux)
 #   $(CACHE)/tree    that source with patches/ applied and our files laid over
 #   $(CACHE)/build   one kbuild output directory per configuration
+#   $(CACHE)/series  a git repository of the pristine source for make series
 # Artefacts (screenshots, console logs, results) go to OUT.
 
 CACHE    ?= $(HOME)/.cache/rbochs
@@ -68,8 +69,9 @@ else
 PRISTINE := $(KSRC)
 endif
 
-.PHONY: all run check lint fuzz bench igt igt-initramfs igt-timing setup source tree kernel-% initramfs-% vmtest guest guest-% \
-	rustfmtcheck clean distclean FORCE
+.PHONY: all run check lint fuzz bench igt igt-initramfs igt-timing setup source tree kernel-% \
+	initramfs-% vmtest guest guest-% series series-verify series-check rustfmtcheck clean \
+	distclean FORCE
 
 all: run
 
@@ -199,6 +201,25 @@ fuzz: initramfs-arm64-test
 lint: tree
 	@tools/kconfig.sh $(TREE) $(BUILD)/arm64-lint arm64 $(FRAGS_arm64-lint)
 	@tools/lint.sh $(CURDIR) $(TREE) $(BUILD)/arm64-lint
+
+# The project as a git format-patch series against Linux 7.3, with a cover letter, in
+# $(OUT)/series, generated from patches/series (tools/series.py) in a throw-away git
+# repository under $(CACHE)/series.
+SERIES_OUT  = $(OUT)/series
+SERIES_WORK = $(CACHE)/series
+series: $(PRISTINE)/Makefile
+	@tools/series.py generate $(CURDIR) $(PRISTINE) $(SERIES_WORK) $(SERIES_OUT)
+
+# That it applies with git am to Linux 7.3, gives the tree make tree builds, and passes
+# checkpatch --strict (make check runs this).
+series-verify: tree
+	@tools/series.py verify $(CURDIR) $(PRISTINE) $(SERIES_WORK) $(SERIES_OUT) $(TREE)
+
+# The above, and that every patch touching Rust builds (rust/, the driver and the sample in
+# the arm64-lint configuration); long: before sending, and whenever patches/series changes.
+series-check: series-verify
+	@tools/series.py build $(CURDIR) $(PRISTINE) $(SERIES_WORK) $(SERIES_OUT) arm64 \
+		$(FRAGS_arm64-lint)
 
 rustfmtcheck:
 	@cd tools/vmtest && cargo fmt --check

@@ -37,6 +37,8 @@ if [ "$want" != "$have" ]; then
 	cp -al "$pristine" "$tree.new"
 	for p in "$repo"/patches/*.patch; do
 		[ -e "$p" ] || continue
+		# A patch that only adds files (tools/series.py) has no diff to apply here.
+		grep -q '^@@ ' "$p" || continue
 		echo "prepare-tree: applying $(basename "$p")"
 		# patch(1) writes a new file for each one it changes, so the
 		# pristine files behind the hard links stay untouched.

@@ -141,3 +141,92 @@ fn missing_tool_is_named() {
         "{e}"
     );
 }
+
+/// A repository of ours for tools/series.py, made of `files` (path, contents), under git.
+fn series_repo(repo: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let p = repo.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let o = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+fn series(args: &[&Path]) -> Output {
+    Command::new("python3")
+        .arg(tools().join("series.py"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn series_names_a_file_in_no_patch() {
+    let d = tmp("series-orphan");
+    let repo = d.join("repo");
+    series_repo(
+        &repo,
+        &[
+            ("patches/series", "0001-a.patch\n\tdrivers/x/x.rs\n"),
+            (
+                "patches/0001-a.patch",
+                "Subject: x: add x\n\nX is needed.\n---\n",
+            ),
+            ("drivers/x/x.rs", "// x\n"),
+            ("drivers/x/y.rs", "// y\n"),
+        ],
+    );
+    let o = series(&[Path::new("check-manifest"), &repo]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("drivers/x/y.rs is in no patch"), "{e}");
+}
+
+#[test]
+fn series_declares_a_submodule_with_the_patch_that_adds_it() {
+    let d = tmp("series-mod");
+    let (repo, src, work, out) = (d.join("repo"), d.join("src"), d.join("work"), d.join("out"));
+    fake_kernel(&src);
+    series_repo(
+        &repo,
+        &[
+            (
+                "patches/series",
+                "0001-b.patch\n\trust/kernel/b.rs\n\n0002-c.patch\n\trust/kernel/b/\n",
+            ),
+            (
+                "patches/0001-b.patch",
+                "Subject: rust: add b\n\nB is needed.\n---\n--- a/rust/kernel/lib.rs\n\
+                 +++ b/rust/kernel/lib.rs\n@@ -1 +1,2 @@\n pub mod a;\n+pub mod b;\n",
+            ),
+            (
+                "patches/0002-c.patch",
+                "Subject: rust: b: add c\n\nC is needed.\n---\n",
+            ),
+            ("patches/cover-letter.txt", "b and c\n\nThey are needed.\n"),
+            ("rust/kernel/b.rs", "//! B.\n\n/// C.\npub mod c;\n"),
+            ("rust/kernel/b/c.rs", "//! C.\n"),
+        ],
+    );
+    let o = series(&[Path::new("generate"), &repo, &src, &work, &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let first = read("0001-rust-add-b.patch");
+    assert!(
+        first.contains("+pub mod b;") && !first.contains("mod c;"),
+        "{first}"
+    );
+    assert!(!first.contains("Signed-off-by"), "{first}");
+    assert!(read("0002-rust-b-add-c.patch").contains("+/// C.\n+pub mod c;\n"));
+    assert!(read("0000-cover-letter.patch").contains("Subject: [PATCH 0/2] b and c"));
+    // The pristine source is copied, never changed.
+    assert_eq!(
+        std::fs::read_to_string(src.join("rust/kernel/lib.rs")).unwrap(),
+        "pub mod a;\n"
+    );
+}

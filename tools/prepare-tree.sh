@@ -35,7 +35,15 @@ if [ "$want" != "$have" ]; then
 	rm -rf "$tree.new"
 	mkdir -p "$(dirname "$tree")"
 	cp -al "$pristine" "$tree.new"
+	# A KSRC that already carries the series (make series, then git am) keeps its own
+	# changes to upstream files; the overlay below brings our files up to date.
+	carries=
+	if [ -f "$pristine/drivers/gpu/drm/rbochs/Kconfig" ]; then
+		echo "prepare-tree: $pristine already carries the series; patches/ not applied"
+		carries=1
+	fi
 	for p in "$repo"/patches/*.patch; do
+		[ -z "$carries" ] || break
 		[ -e "$p" ] || continue
 		# A patch that only adds files (tools/series.py) has no diff to apply here.
 		grep -q '^@@ ' "$p" || continue

@@ -12,6 +12,7 @@
 //! Every figure is the median over the runs with their minimum and maximum; ratios compare
 //! medians from the same boot. The report is markdown (also printed) and a PNG of the ratios.
 
+use anyhow::anyhow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use std::time::Duration;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use time::macros::format_description;
 
 use crate::suite::{self, Driver, C_BOCHS, RBOCHS};
 use crate::vm::{indent, Vm, VmConfig};
@@ -211,29 +213,29 @@ pub fn parse_line(l: &str) -> Option<Result<(String, Sample)>> {
     let mut words = rest.split_whitespace();
     let name = words.next()?.to_string();
     let mut s = Sample::default();
-    let opt = |v: &str| -> std::result::Result<Option<f64>, String> {
+    let opt = |v: &str| -> Result<Option<f64>> {
         if v == "na" {
             return Ok(None);
         }
         v.parse::<f64>()
             .map(Some)
-            .map_err(|_| format!("bad number '{v}'"))
+            .map_err(|_| anyhow!("bad number '{v}'"))
     };
-    let res = (|| {
+    let res = (|| -> Result<_> {
         for kv in words {
             let (k, v) = kv
                 .split_once('=')
-                .ok_or_else(|| format!("'{kv}' is not key=value"))?;
-            let num = |v: &str| opt(v)?.ok_or_else(|| format!("{k} is na"));
+                .ok_or_else(|| anyhow!("'{kv}' is not key=value"))?;
+            let num = |v: &str| opt(v)?.ok_or_else(|| anyhow!("{k} is na"));
             match k {
-                "ops" => s.ops = v.parse().map_err(|_| format!("bad ops '{v}'"))?,
+                "ops" => s.ops = v.parse().map_err(|_| anyhow!("bad ops '{v}'"))?,
                 "rate" => s.rate = num(v)?,
                 "wall_ms" => s.wall_ms = num(v)?,
                 "cpu_ms" => s.cpu_ms = opt(v)?.unwrap_or(0.0),
                 "memcpy_ms" => s.memcpy_ms = opt(v)?,
                 "frac" => s.frac = opt(v)?,
                 "hz" => s.hz = opt(v)?,
-                "damaged" => s.damaged = v.parse().map_err(|_| format!("bad damaged '{v}'"))?,
+                "damaged" => s.damaged = v.parse().map_err(|_| anyhow!("bad damaged '{v}'"))?,
                 "bytes" => s.bytes = opt(v)?,
                 "copy_ms" => s.copy_ms = opt(v)?,
                 "vram_ms" => s.vram_ms = opt(v)?,
@@ -242,7 +244,7 @@ pub fn parse_line(l: &str) -> Option<Result<(String, Sample)>> {
         }
         Ok((name, s))
     })();
-    Some(res.map_err(|e: String| format!("bad bench line '{l}': {e}")))
+    Some(res.map_err(|e| anyhow!("bad bench line '{l}': {e}")))
 }
 
 /// Which driver a sample is from.
@@ -714,8 +716,8 @@ struct Panel<'a> {
     reference: f64,
 }
 
-fn plot_err<E: std::fmt::Debug>(e: E) -> String {
-    format!("plot: {e:?}")
+fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("plot: {e:?}")
 }
 
 fn draw_panel(
@@ -823,12 +825,12 @@ fn draw_panel(
 /// Draws the ratios and the fractions of memcpy into a PNG.
 pub fn plot(s: &Samples, title: &str, out: &Path) -> Result<()> {
     let font = std::fs::read(FONT).map_err(|e| {
-        format!("{FONT}: {e} (the plot needs it: install fonts-dejavu-core, e.g. with make setup)")
+        anyhow!("{FONT}: {e} (the plot needs it: install fonts-dejavu-core, e.g. with make setup)")
     })?;
     // The plotting library keeps registered fonts for the life of the program.
     let font: &'static [u8] = Box::leak(font.into_boxed_slice());
     plotters::style::register_font("sans-serif", FontStyle::Normal, font)
-        .map_err(|_| format!("{FONT}: not a usable font"))?;
+        .map_err(|_| anyhow!("{FONT}: not a usable font"))?;
 
     let ratios = Panel {
         title: "rbochs / C bochs, same boot (> 1: rbochs faster)",
@@ -880,7 +882,7 @@ pub fn plot(s: &Samples, title: &str, out: &Path) -> Result<()> {
         draw_panel(&root, &b, &fractions)?;
         root.present().map_err(plot_err)?;
     }
-    let f = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let f = std::fs::File::create(out).map_err(|e| anyhow!("{}: {e}", out.display()))?;
     let mut enc = png::Encoder::new(std::io::BufWriter::new(f), w, h);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
@@ -888,34 +890,22 @@ pub fn plot(s: &Samples, title: &str, out: &Path) -> Result<()> {
     enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
     enc.write_header()
         .and_then(|mut wr| wr.write_image_data(&buf))
-        .map_err(|e| format!("{}: {e}", out.display()))
-}
-
-/// Days since 1970-01-01 to a civil date (proleptic Gregorian).
-pub fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+        .map_err(|e| anyhow!("{}: {e}", out.display()))
 }
 
 /// The time now as `YYYY-MM-DD HH:MM UTC` and as a file-name stamp.
 fn now() -> (String, String) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (y, mo, d) = civil(secs.div_euclid(86_400));
-    let t = secs.rem_euclid(86_400);
-    let (h, mi) = (t / 3600, t % 3600 / 60);
+    stamps(time::OffsetDateTime::now_utc())
+}
+
+/// [`now`] for the time `t`.
+fn stamps(t: time::OffsetDateTime) -> (String, String) {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let long = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    let short = format_description!("[year]-[month]-[day]-[hour][minute]");
     (
-        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC"),
-        format!("{y:04}-{mo:02}-{d:02}-{h:02}{mi:02}"),
+        t.format(long).unwrap_or_default(),
+        t.format(short).unwrap_or_default(),
     )
 }
 
@@ -957,7 +947,7 @@ fn switch(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
         "basename \"$(readlink /sys/bus/pci/devices/{dev}/driver)\""
     ))?;
     if now.first().map(|s| s.trim()) != Some(to.pci_driver) {
-        return Err(format!(
+        return Err(anyhow!(
             "the display is bound to {:?}, want {}",
             now.first(),
             to.pci_driver
@@ -976,14 +966,14 @@ fn run_bench(
 ) -> Result<Vec<(String, Sample)>> {
     let (rc, out) = vm.run(cmd, timeout)?;
     if rc != 0 {
-        return Err(format!("'{cmd}' exited {rc}:\n{}", indent(&out)));
+        return Err(anyhow!("'{cmd}' exited {rc}:\n{}", indent(&out)));
     }
     let drv = out
         .iter()
         .find_map(|l| l.trim().strip_prefix("DRIVER "))
         .map(str::to_string);
     if drv.as_deref() != Some(want_driver) {
-        return Err(format!(
+        return Err(anyhow!(
             "'{cmd}' ran on driver {drv:?}, want {want_driver}:\n{}",
             indent(&out)
         ));
@@ -999,16 +989,18 @@ fn measure(cfg: &VmConfig, plan: &Plan) -> Result<(Samples, Setting)> {
         .0
         != 0
     {
-        return Err(
-            "rbbench is not in the initramfs: rebuild it (make initramfs-arm64-run)".into(),
-        );
+        return Err(anyhow!(
+            "rbbench is not in the initramfs: rebuild it (make initramfs-arm64-run)"
+        ));
     }
     let dev = suite::pci_name(&mut vm)?;
     let info = suite::parse_info(&vm.ok("rbguest info")?)?;
     if let Some(m) = MODES.iter().find(|m| !info.modes.contains(m)) {
-        return Err(format!(
+        return Err(anyhow!(
             "the connector has no {}x{} mode; modes: {:?}",
-            m.0, m.1, info.modes
+            m.0,
+            m.1,
+            info.modes
         ));
     }
     let kernel = vm.ok("uname -r; uname -v")?.join(" ");
@@ -1054,7 +1046,7 @@ fn measure(cfg: &VmConfig, plan: &Plan) -> Result<(Samples, Setting)> {
         };
         for d in order {
             let drv = d.driver();
-            switch(&mut vm, &dev, drv).map_err(|e| format!("switching to {}: {e}", d.label()))?;
+            switch(&mut vm, &dev, drv).map_err(|e| anyhow!("switching to {}: {e}", d.label()))?;
             println!("bench: run {} of {} on {}", round + 1, plan.runs, d.label());
             let kms = run_bench(
                 &mut vm,
@@ -1077,7 +1069,7 @@ fn measure(cfg: &VmConfig, plan: &Plan) -> Result<(Samples, Setting)> {
     }
     let bad = suite::kernel_log_problems(&mut vm)?;
     if !bad.is_empty() {
-        return Err(format!("kernel log reports problems:\n{}", indent(&bad)));
+        return Err(anyhow!("kernel log reports problems:\n{}", indent(&bad)));
     }
     vm.shutdown()?;
     Ok((samples, set))
@@ -1086,7 +1078,7 @@ fn measure(cfg: &VmConfig, plan: &Plan) -> Result<(Samples, Setting)> {
 /// Writes the markdown report and the plot into `dir` and prints the report; returns what is
 /// wrong with the numbers (see [`sanity`]) or the plot.
 fn write_report(s: &Samples, set: &Setting, plan: &Plan, dir: &Path) -> Result<Vec<String>> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
     let stamp = &set.stamp;
     let png_name = format!("{stamp}.png");
     let png = dir.join(&png_name);
@@ -1097,7 +1089,7 @@ fn write_report(s: &Samples, set: &Setting, plan: &Plan, dir: &Path) -> Result<V
     let plotted = plot(s, &title, &png);
     let md = report(s, set, plotted.is_ok().then_some(png_name.as_str()));
     let md_path = dir.join(format!("{stamp}.md"));
-    std::fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
+    std::fs::write(&md_path, &md).map_err(|e| anyhow!("{}: {e}", md_path.display()))?;
     println!("{md}");
     println!("bench: report in {}", md_path.display());
     let mut bad = sanity(s, plan);
@@ -1137,7 +1129,7 @@ pub fn bench(a: &Args) -> Result<bool> {
     let ok = line.starts_with("PASS");
     println!("{line}");
     if let Some(res) = a.flags.get("results") {
-        std::fs::write(res, format!("{line}\n")).map_err(|e| format!("{res}: {e}"))?;
+        std::fs::write(res, format!("{line}\n")).map_err(|e| anyhow!("{res}: {e}"))?;
     }
     Ok(ok)
 }
@@ -1169,26 +1161,28 @@ mod tests {
             "BENCH damage-8 ops=12 rate=55.100 wall_ms=18.1 cpu_ms=1.5 memcpy_ms=0.2000 \
              damaged=131072 bytes=na",
         )
-        .ok_or("not a bench line")??;
+        .ok_or_else(|| anyhow!("not a bench line"))??;
         assert_eq!(n, "damage-8");
         assert_eq!(
             (s.ops, s.damaged, s.bytes, s.copy_ms),
             (12, 131072, None, None)
         );
         assert_eq!(s.memcpy_ms, Some(0.2));
-        assert!((s.memcpy_fraction().ok_or("no fraction")? - 0.2 / 1.5).abs() < 1e-12);
+        assert!(
+            (s.memcpy_fraction().ok_or_else(|| anyhow!("no fraction"))? - 0.2 / 1.5).abs() < 1e-12
+        );
         let (_, r) = parse_line(
             "BENCH full-1024x768 ops=3 rate=60 wall_ms=16 cpu_ms=2 memcpy_ms=1 damaged=3145728 \
              bytes=3145728 copy_ms=1.2500",
         )
-        .ok_or("not a bench line")??;
+        .ok_or_else(|| anyhow!("not a bench line"))??;
         assert_eq!((r.bytes, r.copy_ms), (Some(3145728.0), Some(1.25)));
         assert!(parse_line("DRIVER rbochs").is_none());
         assert!(parse_line("BENCH x rate=fast")
-            .ok_or("not a bench line")?
+            .ok_or_else(|| anyhow!("not a bench line"))?
             .is_err());
         assert!(parse_line("BENCH x rate=na")
-            .ok_or("not a bench line")?
+            .ok_or_else(|| anyhow!("not a bench line"))?
             .is_err());
         Ok(())
     }
@@ -1206,11 +1200,12 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(11_016), (2000, 2, 29));
-        assert_eq!(civil(20_596), (2026, 5, 23));
-        assert_eq!(civil(-1), (1969, 12, 31));
+    fn report_stamps() {
+        let t = time::macros::datetime!(2000-02-29 07:05 UTC);
+        assert_eq!(
+            stamps(t),
+            ("2000-02-29 07:05 UTC".into(), "2000-02-29-0705".into())
+        );
     }
 
     fn all(r: Sample, c: Sample) -> Samples {
@@ -1288,7 +1283,7 @@ mod tests {
             sample(50.0, 2.0, Some(0.9), None),
         );
         let dir = std::env::temp_dir().join(format!("vmtest-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&dir)?;
         let p = dir.join("plot.png");
         plot(&s, "test", &p)?;
         let img = crate::image::Image::load(&p)?;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A writer for the "newc" cpio format the kernel unpacks as initramfs.
 
+use anyhow::anyhow;
 use std::io::Write;
 
 use crate::Result;
@@ -19,9 +20,9 @@ impl Cpio {
     fn entry(&mut self, name: &str, mode: u32, data: &[u8]) -> Result<()> {
         let name = name.trim_start_matches('/');
         if name.is_empty() || name.contains('\0') {
-            return Err(format!("cpio: bad name '{name}'"));
+            return Err(anyhow!("cpio: bad name '{name}'"));
         }
-        let size = u32::try_from(data.len()).map_err(|_| format!("cpio: {name} is over 4 GiB"))?;
+        let size = u32::try_from(data.len()).map_err(|_| anyhow!("cpio: {name} is over 4 GiB"))?;
         self.ino += 1;
         let namesize = name.len() + 1;
         let hdr = format!(
@@ -55,7 +56,7 @@ impl Cpio {
     pub fn finish(mut self, out: &mut impl Write) -> Result<()> {
         self.ino = 0;
         self.entry("TRAILER!!!", 0, &[])?;
-        out.write_all(&self.buf).map_err(|e| format!("cpio: {e}"))
+        out.write_all(&self.buf).map_err(|e| anyhow!("cpio: {e}"))
     }
 }
 

@@ -7,6 +7,7 @@
 //! `SKIP`, `FAIL`, `CRASH`) are parsed from its output. A failure C bochs shares is not
 //! counted as rbochs's: it is recorded as a skip, with that reason.
 
+use anyhow::anyhow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -281,7 +282,7 @@ pub fn run_driver(
             )?;
             let path = cfg.workdir.join(format!("{}.log", t.name));
             std::fs::write(&path, log.join("\n") + "\n")
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
         }
         if o.values().all(|v| *v == Verdict::Skip) {
             let req: Vec<String> = out
@@ -370,7 +371,7 @@ pub fn record(
         if !only_ours.is_empty() {
             rep_ours.record(
                 test,
-                Err(format!(
+                Err(anyhow!(
                     "only rbochs fails, or fails what it must pass: {}",
                     only_ours.join(", ")
                 )),
@@ -474,7 +475,7 @@ pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Re
         .filter(|t| only.is_empty() || only.iter().any(|o| o == t.name))
         .collect();
     if tests.is_empty() {
-        return Err(format!("no IGT test among {}", only.join(", ")));
+        return Err(anyhow!("no IGT test among {}", only.join(", ")));
     }
     let DriverRun {
         results: mut ours,
@@ -548,9 +549,9 @@ pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Re
     }
     println!("{text}");
     if let Some(d) = md.parent() {
-        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        std::fs::create_dir_all(d).map_err(|e| anyhow!("{}: {e}", d.display()))?;
     }
-    std::fs::write(md, &text).map_err(|e| format!("{}: {e}", md.display()))?;
+    std::fs::write(md, &text).map_err(|e| anyhow!("{}: {e}", md.display()))?;
     println!("igt: report written to {}", md.display());
     rep_ours.lines.extend(rep_ref.lines);
     rep_ours.failed += rep_ref.failed;

@@ -23,6 +23,7 @@ mod ptdump;
 mod suite;
 mod vm;
 
+use anyhow::anyhow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,7 +31,7 @@ use std::time::Duration;
 
 use vm::{Vm, VmConfig};
 
-pub type Result<T> = std::result::Result<T, String>;
+pub use anyhow::Result;
 
 /// Flags that take no value.
 const SWITCHES: &[&str] = &["smoke"];
@@ -55,7 +56,7 @@ impl Args {
                     "1".to_string()
                 } else {
                     it.next()
-                        .ok_or_else(|| format!("--{name} needs a value"))?
+                        .ok_or_else(|| anyhow!("--{name} needs a value"))?
                         .clone()
                 };
                 repeated.push((name.to_string(), v.clone()));
@@ -92,7 +93,7 @@ impl Args {
                 .parse()
                 .ok()
                 .filter(|&n| n > 0)
-                .ok_or_else(|| format!("--{name} wants a positive number, not '{v}'")),
+                .ok_or_else(|| anyhow!("--{name} wants a positive number, not '{v}'")),
         }
     }
 
@@ -100,7 +101,7 @@ impl Args {
         self.flags
             .get(name)
             .map(String::as_str)
-            .ok_or_else(|| format!("--{name} is required"))
+            .ok_or_else(|| anyhow!("--{name} is required"))
     }
 
     fn or<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
@@ -113,7 +114,7 @@ impl Args {
 }
 
 fn read(p: &Path) -> Result<Vec<u8>> {
-    std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+    std::fs::read(p).map_err(|e| anyhow!("{}: {e}", p.display()))
 }
 
 fn initramfs(a: &Args) -> Result<()> {
@@ -130,14 +131,14 @@ fn initramfs(a: &Args) -> Result<()> {
         let p = Path::new(extra);
         let name = p
             .file_name()
-            .ok_or_else(|| format!("--extra {extra}: not a file name"))?;
+            .ok_or_else(|| anyhow!("--extra {extra}: not a file name"))?;
         c.file(&format!("bin/{}", name.to_string_lossy()), 0o755, &read(p)?)?;
     }
     if let Some(m) = a.flags.get("modules") {
         add_tree(&mut c, Path::new(m), "lib/modules")?;
     }
     let out = a.path("out")?;
-    let mut f = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut f = std::fs::File::create(&out).map_err(|e| anyhow!("{}: {e}", out.display()))?;
     c.finish(&mut f)
 }
 
@@ -145,13 +146,13 @@ fn initramfs(a: &Args) -> Result<()> {
 fn add_tree(c: &mut cpio::Cpio, src: &Path, dst: &str) -> Result<()> {
     c.dir(dst)?;
     let mut entries: Vec<_> = std::fs::read_dir(src)
-        .map_err(|e| format!("{}: {e}", src.display()))?
+        .map_err(|e| anyhow!("{}: {e}", src.display()))?
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", src.display()))?;
+        .map_err(|e| anyhow!("{}: {e}", src.display()))?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = format!("{dst}/{}", e.file_name().to_string_lossy());
-        let ft = e.file_type().map_err(|e| e.to_string())?;
+        let ft = e.file_type()?;
         if ft.is_symlink() {
             // modules_install leaves build/source links to the host tree.
             continue;
@@ -254,13 +255,13 @@ fn check(a: &Args) -> Result<bool> {
             "cbochs-hotplug" => suite::hotplug_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
             "rbochs-stress" => suite::stress_suite(&cfg, &suite::RBOCHS, 100, &mut rep)?,
             "cbochs-stress" => suite::stress_suite(&cfg, &suite::C_BOCHS, 100, &mut rep)?,
-            _ => return Err(format!("unknown suite '{s}'")),
+            _ => return Err(anyhow!("unknown suite '{s}'")),
         }
         failed += rep.failed;
         lines.extend(rep.lines);
     }
     let res = a.path("results")?;
-    std::fs::write(&res, lines.join("\n") + "\n").map_err(|e| format!("{}: {e}", res.display()))?;
+    std::fs::write(&res, lines.join("\n") + "\n").map_err(|e| anyhow!("{}: {e}", res.display()))?;
     Ok(failed == 0)
 }
 
@@ -316,7 +317,7 @@ fn igt_cmd(a: &Args) -> Result<bool> {
     let rep = igt::igt(&cfg, per_test, &a.rest, &a.path("report")?)?;
     let res = a.path("results")?;
     std::fs::write(&res, rep.lines.join("\n") + "\n")
-        .map_err(|e| format!("{}: {e}", res.display()))?;
+        .map_err(|e| anyhow!("{}: {e}", res.display()))?;
     Ok(rep.failed == 0)
 }
 
@@ -337,7 +338,7 @@ fn main() -> ExitCode {
             igt::TESTS.iter().for_each(|t| println!("{}", t.name));
             Ok(true)
         }
-        _ => Err(format!("unknown command '{cmd}'")),
+        _ => Err(anyhow!("unknown command '{cmd}'")),
     });
     match res {
         Ok(true) => ExitCode::SUCCESS,
@@ -400,7 +401,8 @@ mod tests {
         };
         let err = Vm::boot(&cfg, Duration::from_secs(5))
             .err()
-            .expect("boot must fail");
+            .expect("boot must fail")
+            .to_string();
         assert!(
             err.starts_with("cannot start QEMU (/nonexistent/qemu-system-aarch64)"),
             "{err}"
@@ -414,7 +416,8 @@ mod tests {
         };
         let err = Vm::boot(&cfg, Duration::from_secs(30))
             .err()
-            .expect("boot must fail");
+            .expect("boot must fail")
+            .to_string();
         assert!(
             err.contains("QEMU exited") && err.contains("no-such-device"),
             "{err}"

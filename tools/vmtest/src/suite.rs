@@ -3,6 +3,7 @@
 //! checks a driver through the guest's KMS interface and the host's view of
 //! the emulated screen.
 
+use anyhow::anyhow;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -46,7 +47,7 @@ impl Report {
             Ok(()) => format!("PASS {full}"),
             Err(e) => {
                 self.failed += 1;
-                format!("FAIL {full}: {e}")
+                format!("FAIL {full}: {e:#}")
             }
         };
         println!("{line}");
@@ -88,7 +89,7 @@ pub fn check_kernel_log(vm: &mut Vm) -> Result<()> {
     if bad.is_empty() {
         Ok(())
     } else {
-        Err(format!("kernel log reports problems:\n{}", indent(&bad)))
+        Err(anyhow!("kernel log reports problems:\n{}", indent(&bad)))
     }
 }
 
@@ -145,10 +146,10 @@ pub fn parse_info(lines: &[String]) -> Result<CardInfo> {
             ["mode", size, _, rest @ ..] => {
                 let (a, b) = size
                     .split_once('x')
-                    .ok_or_else(|| format!("bad mode line '{l}'"))?;
+                    .ok_or_else(|| anyhow!("bad mode line '{l}'"))?;
                 let m = (
-                    a.parse().map_err(|_| format!("bad mode '{l}'"))?,
-                    b.parse().map_err(|_| format!("bad mode '{l}'"))?,
+                    a.parse().map_err(|_| anyhow!("bad mode '{l}'"))?,
+                    b.parse().map_err(|_| anyhow!("bad mode '{l}'"))?,
                 );
                 ci.modes.push(m);
                 if rest.contains(&"preferred") {
@@ -159,7 +160,7 @@ pub fn parse_info(lines: &[String]) -> Result<CardInfo> {
         }
     }
     if ci.driver.is_empty() {
-        return Err(format!(
+        return Err(anyhow!(
             "no driver line in rbguest info output:\n{}",
             indent(lines)
         ));
@@ -173,15 +174,17 @@ pub fn vram_size(vm: &mut Vm) -> Result<u64> {
         "for d in /sys/bus/pci/devices/*; do \
          [ \"$(cat $d/vendor):$(cat $d/device)\" = 0x1234:0x1111 ] && head -n1 $d/resource && break; done",
     )?;
-    let line = out.first().ok_or("no 1234:1111 device in /sys/bus/pci")?;
+    let line = out
+        .first()
+        .ok_or_else(|| anyhow!("no 1234:1111 device in /sys/bus/pci"))?;
     let w: Vec<u64> = line
         .split_whitespace()
         .map(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16))
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| format!("bad resource line '{line}': {e}"))?;
+        .map_err(|e| anyhow!("bad resource line '{line}': {e}"))?;
     match w.as_slice() {
         [start, end, ..] if end > start => Ok(end - start + 1),
-        _ => Err(format!("BAR0 not assigned: '{line}'")),
+        _ => Err(anyhow!("BAR0 not assigned: '{line}'")),
     }
 }
 
@@ -221,7 +224,7 @@ pub fn check_formats(vm: &mut Vm, out: &Path, size: (u32, u32), formats: &[&str]
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(failed.join("\n"))
+        Err(anyhow!(failed.join("\n")))
     }
 }
 
@@ -265,24 +268,27 @@ fn screen_shows(
     );
     let res = ready.and_then(|lines| {
         if lines.last().is_some_and(|l| l.contains("rbguest: error")) {
-            return Err(lines.join("\n"));
+            return Err(anyhow!(lines.join("\n")));
         }
         vm.screendump(shot)?;
         let img = Image::load(shot)?;
         if (img.width, img.height) != size {
-            return Err(format!(
+            return Err(anyhow!(
                 "screen is {}x{}, want {}x{}",
-                img.width, img.height, size.0, size.1
+                img.width,
+                img.height,
+                size.0,
+                size.1
             ));
         }
         img.compare(expect)
-            .map_err(|e| format!("{}: {e}", shot.display()))
+            .map_err(|e| anyhow!("{}: {e}", shot.display()))
     });
     vm.send("")?;
     let (rc, lines) = vm.finish(n, Duration::from_secs(60))?;
     res?;
     if rc != 0 {
-        return Err(format!("{cmd} exited {rc}:\n{}", indent(&lines)));
+        return Err(anyhow!("{cmd} exited {rc}:\n{}", indent(&lines)));
     }
     Ok(())
 }
@@ -347,7 +353,7 @@ fn state_value(state: &[(String, String)], key: &str) -> Result<u64> {
         .iter()
         .find(|(k, _)| k == key)
         .and_then(|(_, v)| v.parse().ok())
-        .ok_or_else(|| format!("debugfs state has no numeric '{key}': {state:?}"))
+        .ok_or_else(|| anyhow!("debugfs state has no numeric '{key}': {state:?}"))
 }
 
 /// Shows pattern `a`, redraws the whole buffer with `b` but reports only `rect` as damaged
@@ -359,7 +365,7 @@ pub fn check_damage(vm: &mut Vm, out: &Path, how: &str, rect: Rect, counters: bo
         vm.screendump(&shot)?;
         let img = Image::load(&shot)?;
         img.compare(|x, y| pattern::pixel(damaged_seed(rect, x, y), x, y))
-            .map_err(|e| format!("{}: {e}", shot.display()))?;
+            .map_err(|e| anyhow!("{}: {e}", shot.display()))?;
         if counters {
             check_copied(state, rect)?;
         }
@@ -385,7 +391,7 @@ fn check_copied(state: &[(String, String)], rect: Rect) -> Result<()> {
     let last = state_value(state, "last_bytes")?;
     let want = u64::from(rect.2 * rect.3 * 4);
     if last != want {
-        return Err(format!(
+        return Err(anyhow!(
             "the damaged update copied {last} bytes, want {want}"
         ));
     }
@@ -410,7 +416,7 @@ fn with_damage(
     );
     let res = ready.and_then(|lines| {
         if lines.last().is_some_and(|l| l.contains("rbguest: error")) {
-            return Err(lines.join("\n"));
+            return Err(anyhow!(lines.join("\n")));
         }
         // The guest printed the driver's state while it still holds the update.
         let state: Vec<_> = lines
@@ -425,7 +431,7 @@ fn with_damage(
     let (rc, lines) = vm.finish(n, Duration::from_secs(60))?;
     res?;
     if rc != 0 {
-        return Err(format!("rbguest damage exited {rc}:\n{}", indent(&lines)));
+        return Err(anyhow!("rbguest damage exited {rc}:\n{}", indent(&lines)));
     }
     Ok(())
 }
@@ -457,17 +463,19 @@ pub fn check_virtual_damage(vm: &mut Vm, how: &str, rect: Rect) -> Result<()> {
             .iter()
             .find(|(k, _)| k == "checksum")
             .map(|(_, v)| v.clone())
-            .ok_or_else(|| format!("no checksum in the sample's state: {state:?}"))?;
+            .ok_or_else(|| anyhow!("no checksum in the sample's state: {state:?}"))?;
         let want = format!(
             "{:016x}",
             image_checksum(1024, 768, |x, y| damaged_seed(rect, x, y))
         );
         let all_new = format!("{:016x}", image_checksum(1024, 768, |_, _| DAMAGE_B));
         if got == all_new {
-            return Err("the display took the whole new frame, not just the damage".into());
+            return Err(anyhow!(
+                "the display took the whole new frame, not just the damage"
+            ));
         }
         if got != want {
-            return Err(format!("image checksum {got}, want {want}"));
+            return Err(anyhow!("image checksum {got}, want {want}"));
         }
         Ok(())
     })
@@ -486,7 +494,7 @@ pub fn check_flips(vm: &mut Vm, n: u32, refresh_hz: u32) -> Result<()> {
         })
         .collect();
     if events.len() != n as usize {
-        return Err(format!(
+        return Err(anyhow!(
             "{} page-flip events for {n} flips:\n{}",
             events.len(),
             indent(&out)
@@ -496,14 +504,14 @@ pub fn check_flips(vm: &mut Vm, n: u32, refresh_hz: u32) -> Result<()> {
         .windows(2)
         .find(|w| w[1].0 <= w[0].0 || w[1].1 <= w[0].1)
     {
-        return Err(format!("vblank sequence or time did not advance: {w:?}"));
+        return Err(anyhow!("vblank sequence or time did not advance: {w:?}"));
     }
     let (first, last) = (events[0], events[events.len() - 1]);
     let frames = (last.0 - first.0) as f64;
     let period = (last.1 - first.1) / frames;
     // A lower bound only: a slow machine stretches frames, it cannot shorten them.
     if period < 0.5 / f64::from(refresh_hz) {
-        return Err(format!(
+        return Err(anyhow!(
             "{frames} vblanks in {:.4} s: faster than {refresh_hz} Hz",
             last.1 - first.1
         ));
@@ -529,14 +537,14 @@ pub fn check_badinput(vm: &mut Vm, rep: &mut Report, c_bochs: bool) {
                         let r = if verdict.starts_with("ok") {
                             Ok(())
                         } else {
-                            Err(verdict.to_string())
+                            Err(anyhow!(verdict.to_string()))
                         };
                         rep.record(&format!("badinput.{name}"), r);
                     }
                 }
             }
             if rc != 0 || seen == 0 {
-                rep.record("badinput", Err(format!("exited {rc}:\n{}", indent(&out))));
+                rep.record("badinput", Err(anyhow!("exited {rc}:\n{}", indent(&out))));
             }
         }
         Err(e) => {
@@ -560,7 +568,7 @@ pub fn check_all_modes(vm: &mut Vm, out: &Path) -> Result<()> {
         println!("INFO {} modes set and checked", modes.len());
         Ok(())
     } else {
-        Err(failed.join("; "))
+        Err(anyhow!(failed.join("; ")))
     }
 }
 
@@ -601,28 +609,28 @@ pub fn check_cache_param(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()> {
         Duration::from_secs(60),
     )?;
     if rc == 0 {
-        return Err("vram_cache=writethrough was accepted".into());
+        return Err(anyhow!("vram_cache=writethrough was accepted"));
     }
     vm.ok("dmesg | grep -q 'vram_cache must be auto, wb or wc'")
-        .map_err(|_| "no log line names the valid vram_cache values".to_string())?;
+        .map_err(|_| anyhow!("no log line names the valid vram_cache values"))?;
 
     let wc = load_with_args_and_map_type(vm, drv, "vram_cache=wc")?;
     if wc.memtype != C_BOCHS.vram_memtype {
-        return Err(format!("vram_cache=wc mapped the VRAM as {}", wc.memtype));
+        return Err(anyhow!("vram_cache=wc mapped the VRAM as {}", wc.memtype));
     }
     let st = debugfs_state(vm)?;
     if !st
         .iter()
         .any(|(k, v)| k == "vram_cache" && v == "write-combine")
     {
-        return Err(format!("debugfs does not report write-combine: {st:?}"));
+        return Err(anyhow!("debugfs does not report write-combine: {st:?}"));
     }
     check_pattern(vm, out, (1024, 768), 24)?;
     vm.ok(&format!("rmmod {}", drv.module))?;
 
     let wb = load_and_map_type(vm, drv)?;
     if wb.memtype != drv.vram_memtype {
-        return Err(format!("the default mapped the VRAM as {}", wb.memtype));
+        return Err(anyhow!("the default mapped the VRAM as {}", wb.memtype));
     }
     Ok(())
 }
@@ -660,10 +668,10 @@ pub fn check_suspend_resume(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()>
         };
         let before = state(vm)?;
         vm.ok("dmesg -c > /dev/null; echo devices > /sys/power/pm_test && echo freeze > /sys/power/state")
-            .map_err(|e| format!("suspend/resume cycle failed: {e}"))?;
+            .map_err(|e| anyhow!("suspend/resume cycle failed: {e}"))?;
         let log = vm.ok("dmesg")?;
         if !log.iter().any(|l| l.contains("PM: suspend exit")) {
-            return Err(format!(
+            return Err(anyhow!(
                 "no suspend/resume in the kernel log:\n{}",
                 indent(&log)
             ));
@@ -671,7 +679,7 @@ pub fn check_suspend_resume(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()>
         if let (Some((b, _)), Some((a, last))) = (before, state(vm)?) {
             // Suspend turns the plane off; resume restores it with a full-frame copy.
             if a <= b || last != 1024 * 768 * 4 {
-                return Err(format!(
+                return Err(anyhow!(
                     "{} plane updates across suspend/resume, the last copied {last} bytes; \
                      want a full 1024x768 frame",
                     a - b
@@ -682,7 +690,7 @@ pub fn check_suspend_resume(vm: &mut Vm, out: &Path, drv: &Driver) -> Result<()>
         vm.screendump(&shot)?;
         Image::load(&shot)?
             .compare(|x, y| pattern::pixel(seed, x, y))
-            .map_err(|e| format!("after resume {}: {e}", shot.display()))
+            .map_err(|e| anyhow!("after resume {}: {e}", shot.display()))
     })();
     let _ = vm.run("kill $(cat /tmp/hold.pid); wait", Duration::from_secs(60));
     res
@@ -704,7 +712,7 @@ pub fn check_panic(vm: &mut Vm, out: &Path) -> Result<()> {
         let (black, white, all) = (count(0), count(0xff_ffff), img.pixels.len());
         println!("INFO panic screen: {black} black and {white} white of {all} pixels");
         if black * 10 < all * 8 || white == 0 {
-            return Err(format!(
+            return Err(anyhow!(
                 "{}: no panic screen ({black} black, {white} white of {all} pixels)",
                 shot.display()
             ));
@@ -724,7 +732,7 @@ pub fn check_shutdown(vm: &mut Vm, out: &Path) -> Result<()> {
     vm.screendump(&shot)?;
     Image::load(&shot)?
         .compare(|x, y| pattern::pixel(seed, x, y))
-        .map_err(|e| format!("before halt {}: {e}", shot.display()))?;
+        .map_err(|e| anyhow!("before halt {}: {e}", shot.display()))?;
     vm.send("halt -f")?;
     vm.wait_for(|l| l.contains("System halted"), Duration::from_secs(60))?;
     let shot = out.join("after-halt.png");
@@ -733,7 +741,7 @@ pub fn check_shutdown(vm: &mut Vm, out: &Path) -> Result<()> {
     if (img.width, img.height) == (1024, 768)
         && img.compare(|x, y| pattern::pixel(seed, x, y)).is_ok()
     {
-        return Err(format!(
+        return Err(anyhow!(
             "{}: the picture is still shown after shutdown",
             shot.display()
         ));
@@ -751,7 +759,7 @@ pub fn wait_guest(vm: &mut Vm, cond: &str) -> Result<()> {
         "for i in $(seq 100); do {cond} && break; sleep 0.1; done; {cond}"
     ))
     .map(|_| ())
-    .map_err(|e| format!("waited 10 s for it: {e}"))
+    .map_err(|e| anyhow!("waited 10 s for it: {e}"))
 }
 
 /// The PCI name (`0000:00:01.0`) of the display device.
@@ -761,7 +769,7 @@ pub fn pci_name(vm: &mut Vm) -> Result<String> {
          [ \"$(cat $d/vendor):$(cat $d/device)\" = 0x1234:0x1111 ] && basename $d && break; done")?;
     out.first()
         .cloned()
-        .ok_or_else(|| "no 1234:1111 device".to_string())
+        .ok_or_else(|| anyhow!("no 1234:1111 device"))
 }
 
 /// Asks kmemleak for a scan and fails on any report.
@@ -769,7 +777,7 @@ pub fn check_kmemleak(vm: &mut Vm) -> Result<()> {
     let out = vm.ok("test -e /sys/kernel/debug/kmemleak || exit 0; \
          echo scan > /sys/kernel/debug/kmemleak; cat /sys/kernel/debug/kmemleak")?;
     if out.iter().any(|l| l.contains("unreferenced object")) {
-        return Err(format!(
+        return Err(anyhow!(
             "kmemleak reports leaks:\n{}",
             indent(&out[..out.len().min(30)])
         ));
@@ -835,7 +843,7 @@ pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report
             if g.memtype == drv.vram_memtype {
                 Ok(())
             } else {
-                Err(format!("{msg}, want {}", drv.vram_memtype))
+                Err(anyhow!("{msg}, want {}", drv.vram_memtype))
             }
         }),
     );
@@ -843,26 +851,28 @@ pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report
     let info = vm.ok("rbguest info").and_then(|l| parse_info(&l));
     rep.record(
         "card",
-        info.as_ref().map_err(Clone::clone).and_then(|ci| {
+        info.as_ref().map_err(|e| anyhow!("{e:#}")).and_then(|ci| {
             if ci.driver != drv.drm_name {
-                return Err(format!(
+                return Err(anyhow!(
                     "DRM driver is '{}', want '{}'",
-                    ci.driver, drv.drm_name
+                    ci.driver,
+                    drv.drm_name
                 ));
             }
             if !ci.connected {
-                return Err("connector is not connected".into());
+                return Err(anyhow!("connector is not connected"));
             }
             Ok(())
         }),
     );
     rep.record(
         "edid-modes",
-        info.as_ref().map_err(Clone::clone).and_then(|ci| {
+        info.as_ref().map_err(|e| anyhow!("{e:#}")).and_then(|ci| {
             if ci.preferred != Some((XRES, YRES)) {
-                return Err(format!(
+                return Err(anyhow!(
                     "preferred mode {:?}, want {XRES}x{YRES} from EDID; modes {:?}",
-                    ci.preferred, ci.modes
+                    ci.preferred,
+                    ci.modes
                 ));
             }
             Ok(())
@@ -974,7 +984,7 @@ pub fn stress_suite(cfg: &VmConfig, drv: &Driver, cycles: u32, rep: &mut Report)
 fn stress_result(r: Result<(i32, Vec<String>)>, cycles: u32) -> Result<()> {
     let (rc, out) = r?;
     if rc != 0 || !out.iter().any(|l| l.contains("STRESS-DONE")) {
-        return Err(format!(
+        return Err(anyhow!(
             "exited {rc}:\n{}",
             indent(&out[out.len().saturating_sub(20)..])
         ));
@@ -1013,7 +1023,7 @@ pub fn hotplug_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<(
         vm.ok(&format!(
             "for i in $(seq 300); do {present} || break; sleep 0.1; done; ! {present}"
         ))
-        .map_err(|e| format!("the device did not go away: {e}"))?;
+        .map_err(|e| anyhow!("the device did not go away: {e}"))?;
         let client = vm.ok("wait $(cat /tmp/hold.pid); cat /tmp/hold.log")?;
         println!("INFO client after unplug: {}", client.join(" | "));
         Ok(())
@@ -1029,7 +1039,7 @@ pub fn hotplug_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<(
         vm.ok(&format!(
             "for i in $(seq 300); do {present} && break; sleep 0.1; done; {present}"
         ))
-        .map_err(|e| format!("the device did not come back: {e}"))?;
+        .map_err(|e| anyhow!("the device did not come back: {e}"))?;
         wait_guest(&mut vm, "ls /dev/dri/card* > /dev/null 2>&1")?;
         wait_guest(&mut vm, FBCON_BOUND)?;
         check_pattern(&mut vm, &out, (1024, 768), 53)
@@ -1054,7 +1064,7 @@ pub fn hotplug_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<(
     } else {
         rep.record(
             "kernel-log",
-            Err(format!("kernel log reports problems:\n{}", indent(&log))),
+            Err(anyhow!("kernel log reports problems:\n{}", indent(&log))),
         );
     }
     vm.shutdown()
@@ -1119,10 +1129,10 @@ pub fn fuzz_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> 
                     }
                     Ok(())
                 }
-                _ => Err(format!("the fuzzer exited {rc}:\n{}", indent(&out))),
+                _ => Err(anyhow!("the fuzzer exited {rc}:\n{}", indent(&out))),
             }
         });
-    rep.record("ioctls", run.map_err(|e| format!("{e}\n{again}")));
+    rep.record("ioctls", run.map_err(|e| anyhow!("{e}\n{again}")));
     let bad = kernel_log_problems(&mut vm)?;
     // Linux 7.3's C bochs accepts modes too slow for its vblank timer; every commit on one
     // then times out waiting for a vblank and warns. rbochs refuses such modes (the CRTC's
@@ -1143,7 +1153,7 @@ pub fn fuzz_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> 
     } else {
         rep.record(
             "kernel-log",
-            Err(format!(
+            Err(anyhow!(
                 "kernel log reports problems:\n{}{again}",
                 indent(&bad)
             )),
@@ -1151,7 +1161,7 @@ pub fn fuzz_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> 
     }
     rep.record(
         "kmemleak",
-        check_kmemleak(&mut vm).map_err(|e| format!("{e}\n{again}")),
+        check_kmemleak(&mut vm).map_err(|e| anyhow!("{e}\n{again}")),
     );
     // The device still works afterwards.
     rep.record(
@@ -1180,17 +1190,18 @@ pub fn sample_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
         "modes",
         info.and_then(|ci| {
             if ci.driver != "rust_drm_kms" || !ci.connected {
-                return Err(format!(
+                return Err(anyhow!(
                     "driver '{}', connected {}",
-                    ci.driver, ci.connected
+                    ci.driver,
+                    ci.connected
                 ));
             }
             if ci.preferred != Some((1024, 768)) {
-                return Err(format!("preferred {:?}, want 1024x768", ci.preferred));
+                return Err(anyhow!("preferred {:?}, want 1024x768", ci.preferred));
             }
             match ci.modes.iter().find(|(w, h)| *w > 1920 || *h > 1080) {
-                Some(m) => Err(format!("mode {m:?} is larger than the display's 1920x1080")),
-                None if ci.modes.len() < 3 => Err(format!("only modes {:?}", ci.modes)),
+                Some(m) => Err(anyhow!("mode {m:?} is larger than the display's 1920x1080")),
+                None if ci.modes.len() < 3 => Err(anyhow!("only modes {:?}", ci.modes)),
                 None => Ok(()),
             }
         }),
@@ -1200,7 +1211,7 @@ pub fn sample_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
         wait_guest(&mut vm, FBCON_BOUND).and_then(|_| {
             let st = sample_state(&mut vm)?;
             match state_value(&st, "commits")? {
-                0 => Err("fbcon is bound but nothing was committed".into()),
+                0 => Err(anyhow!("fbcon is bound but nothing was committed")),
                 _ => Ok(()),
             }
         }),
@@ -1257,7 +1268,7 @@ pub fn odd_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
                     // shows, 1000x667, in its place; it must show pixel-exact.
                     let r = match p {
                         (1000, 667) => check_pattern(&mut vm, &out, p, 61),
-                        _ => Err(format!("preferred mode {p:?}, want (1000, 667)")),
+                        _ => Err(anyhow!("preferred mode {p:?}, want (1000, 667)")),
                     };
                     rep.record("odd-edid-mode", r);
                 }
@@ -1267,7 +1278,7 @@ pub fn odd_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
                          mode preferred",
                         ci.modes, ci.preferred
                     );
-                    rep.record("odd-edid-mode", Err(e));
+                    rep.record("odd-edid-mode", Err(anyhow!(e)));
                 }
             },
             Err(e) => {
@@ -1295,7 +1306,7 @@ pub fn odd_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
                 if big.is_empty() {
                     Ok(())
                 } else {
-                    Err(format!("modes {big:?} do not fit 1 MiB"))
+                    Err(anyhow!("modes {big:?} do not fit 1 MiB"))
                 }
             })
     } else {
@@ -1306,7 +1317,7 @@ pub fn odd_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
                 .any(|l| l.contains(drv.pci_driver) || l.contains("bochs"))
             {
                 true => Ok(()),
-                false => Err("no card and no log line saying why".into()),
+                false => Err(anyhow!("no card and no log line saying why")),
             }
         })
     };
@@ -1331,7 +1342,7 @@ pub fn noedid_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()
         "modes-fit-vram",
         info.and_then(|ci| {
             if ci.preferred != Some((1024, 768)) {
-                return Err(format!(
+                return Err(anyhow!(
                     "preferred {:?}, want 1024x768 (defx/defy)",
                     ci.preferred
                 ));
@@ -1342,7 +1353,7 @@ pub fn noedid_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()
                 .filter(|(w, h)| w * h * 4 > 4 << 20)
                 .collect();
             if !big.is_empty() || ci.modes.len() < 3 {
-                return Err(format!("modes {:?}: {big:?} do not fit 4 MiB", ci.modes));
+                return Err(anyhow!("modes {:?}: {big:?} do not fit 4 MiB", ci.modes));
             }
             Ok(())
         }),
@@ -1385,9 +1396,10 @@ pub fn builtin_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
             if g.memtype == drv.vram_memtype {
                 Ok(())
             } else {
-                Err(format!(
+                Err(anyhow!(
                     "VRAM mapped as {}, want {}",
-                    g.memtype, drv.vram_memtype
+                    g.memtype,
+                    drv.vram_memtype
                 ))
             }
         }),
@@ -1417,8 +1429,8 @@ pub fn builtin_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
                 (false, false) => vm
                     .ok("dmesg | grep -q 'disabled by nomodeset'")
                     .map(|_| ())
-                    .map_err(|_| "not bound, but no log line says why".to_string()),
-                (b, _) => Err(format!("with '{args}' rbochs bound: {b}, want {bound}")),
+                    .map_err(|_| anyhow!("not bound, but no log line says why")),
+                (b, _) => Err(anyhow!("with '{args}' rbochs bound: {b}, want {bound}")),
             });
         rep.record(&name, r);
         vm.shutdown()?;
@@ -1444,7 +1456,7 @@ pub fn check_fbcon(vm: &mut Vm, out: &Path) -> Result<()> {
         .filter(|(a, b)| a != b)
         .count();
     if img.colours() < 2 || changed < 500 {
-        return Err(format!(
+        return Err(anyhow!(
             "console text not visible: {} colours, {changed} pixels changed ({})",
             img.colours(),
             after.display()
@@ -1465,7 +1477,7 @@ fn settle(vm: &mut Vm, path: &Path) -> Result<Image> {
         last = Some(img.pixels.clone());
         std::thread::sleep(Duration::from_millis(200));
     }
-    Err(format!("{} never settled", path.display()))
+    Err(anyhow!("{} never settled", path.display()))
 }
 
 /// KUnit: the test kernel runs the kernel crate's KMS tests at boot when asked; count each case
@@ -1487,7 +1499,7 @@ pub fn kunit_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
     if ours.is_empty() {
         rep.record(
             "cases",
-            Err(format!(
+            Err(anyhow!(
                 "none of our KUnit cases or doctests in the boot log:\n{}",
                 indent(&log[log.len().saturating_sub(20)..])
             )),
@@ -1497,7 +1509,7 @@ pub fn kunit_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
         let r = if *ok {
             Ok(())
         } else {
-            Err("KUnit case failed".into())
+            Err(anyhow!("KUnit case failed"))
         };
         rep.record(name, r);
     }
@@ -1514,7 +1526,7 @@ pub fn kunit_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(format!("failed: {}", failed.join(", ")))
+            Err(anyhow!("failed: {}", failed.join(", ")))
         },
     );
     vm.shutdown()

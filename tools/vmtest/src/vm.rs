@@ -6,6 +6,7 @@
 //! carrying its exit status, so the host waits for that marker (with a
 //! timeout) instead of sleeping.
 
+use anyhow::anyhow;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -224,19 +225,19 @@ impl Vm {
     pub fn boot(cfg: &VmConfig, boot_timeout: Duration) -> Result<Vm> {
         for (what, p) in [("kernel image", &cfg.kernel), ("initramfs", &cfg.initrd)] {
             if !p.exists() {
-                return Err(format!(
+                return Err(anyhow!(
                     "{what} {} not found (run the build first: make kernel)",
                     p.display()
                 ));
             }
         }
         std::fs::create_dir_all(&cfg.workdir)
-            .map_err(|e| format!("{}: {e}", cfg.workdir.display()))?;
+            .map_err(|e| anyhow!("{}: {e}", cfg.workdir.display()))?;
         let qmp_path = cfg.workdir.join("qmp.sock");
         let _ = std::fs::remove_file(&qmp_path);
         let log_path = cfg.workdir.join("console.log");
         let mut log =
-            File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+            File::create(&log_path).map_err(|e| anyhow!("{}: {e}", log_path.display()))?;
         let args = cfg.args(&qmp_path);
         if cfg.arch == "x86_64" {
             println!("vmtest: {} under {}", cfg.qemu, cfg.accel().to_uppercase());
@@ -249,14 +250,23 @@ impl Vm {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| {
-                format!(
+                anyhow!(
                     "cannot start QEMU ({}): {e}; install it with 'make setup'",
                     cfg.qemu
                 )
             })?;
-        let stdin = child.stdin.take().ok_or("QEMU stdin missing")?;
-        let stdout = child.stdout.take().ok_or("QEMU stdout missing")?;
-        let stderr = child.stderr.take().ok_or("QEMU stderr missing")?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| anyhow!("QEMU stdin missing"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("QEMU stdout missing"))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow!("QEMU stderr missing"))?;
         let (tx, rx) = mpsc::channel();
         let echo = cfg.echo;
         let errtx = tx.clone();
@@ -300,7 +310,7 @@ impl Vm {
             seq: 0,
         };
         vm.wait_for(|l| l.contains(BOOT_MARKER), boot_timeout)
-            .map_err(|e| format!("guest did not boot: {e}"))?;
+            .map_err(|e| anyhow!("guest did not boot: {e}"))?;
         // Swallow the shell's greeting so it is not taken as command output.
         vm.run("true", boot_timeout)?;
         Ok(vm)
@@ -333,11 +343,11 @@ impl Vm {
                 Ok(l)
             }
             Err(RecvTimeoutError::Timeout) => {
-                Err(format!("timed out; console tail:\n{}", self.tail()))
+                Err(anyhow!("timed out; console tail:\n{}", self.tail()))
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let status = self.child.wait().map(|s| s.to_string()).unwrap_or_default();
-                Err(format!(
+                Err(anyhow!(
                     "QEMU exited ({status}); console tail:\n{}",
                     self.tail()
                 ))
@@ -368,7 +378,7 @@ impl Vm {
     pub fn send(&mut self, line: &str) -> Result<()> {
         writeln!(self.stdin, "{line}")
             .and_then(|_| self.stdin.flush())
-            .map_err(|e| format!("write to guest console: {e}"))
+            .map_err(|e| anyhow!("write to guest console: {e}"))
     }
 
     /// Starts `cmd` in the guest shell; finish it with [`Vm::finish`].
@@ -392,7 +402,7 @@ impl Vm {
         let (status, after) = rest.split_once("@@").unwrap_or((rest, ""));
         let rc = status
             .parse()
-            .map_err(|_| format!("bad status marker '{last}'"))?;
+            .map_err(|_| anyhow!("bad status marker '{last}'"))?;
         if !after.is_empty() {
             out.push(after.to_string());
         }
@@ -409,7 +419,7 @@ impl Vm {
     pub fn ok(&mut self, cmd: &str) -> Result<Vec<String>> {
         let (rc, out) = self.run(cmd, Duration::from_secs(120))?;
         if rc != 0 {
-            return Err(format!("guest: '{cmd}' exited {rc}:\n{}", indent(&out)));
+            return Err(anyhow!("guest: '{cmd}' exited {rc}:\n{}", indent(&out)));
         }
         Ok(out)
     }
@@ -433,7 +443,7 @@ impl Vm {
         self.qmp()?
             .execute("screendump", json!({ "filename": p, "format": "png" }))?;
         if !path.exists() {
-            return Err(format!("QMP screendump did not write {p}"));
+            return Err(anyhow!("QMP screendump did not write {p}"));
         }
         Ok(())
     }
@@ -480,20 +490,20 @@ impl Qmp {
             match UnixStream::connect(path) {
                 Ok(s) => break s,
                 Err(e) if Instant::now() > deadline => {
-                    return Err(format!("QMP {}: {e}", path.display()))
+                    return Err(anyhow!("QMP {}: {e}", path.display()))
                 }
                 Err(_) => thread::sleep(Duration::from_millis(50)),
             }
         };
         sock.set_read_timeout(Some(Duration::from_secs(60))).ok();
-        let wr = sock.try_clone().map_err(|e| format!("QMP: {e}"))?;
+        let wr = sock.try_clone().map_err(|e| anyhow!("QMP: {e}"))?;
         let mut q = Qmp {
             rd: BufReader::new(sock),
             wr,
         };
         let greeting = q.read()?;
         if greeting.get("QMP").is_none() {
-            return Err(format!("QMP: unexpected greeting {greeting}"));
+            return Err(anyhow!("QMP: unexpected greeting {greeting}"));
         }
         q.execute("qmp_capabilities", json!({}))?;
         Ok(q)
@@ -502,24 +512,24 @@ impl Qmp {
     fn read(&mut self) -> Result<Value> {
         let mut line = String::new();
         match self.rd.read_line(&mut line) {
-            Ok(0) => Err("QMP: connection closed".into()),
+            Ok(0) => Err(anyhow!("QMP: connection closed")),
             Ok(_) => {
-                serde_json::from_str(&line).map_err(|e| format!("QMP: bad reply '{line}': {e}"))
+                serde_json::from_str(&line).map_err(|e| anyhow!("QMP: bad reply '{line}': {e}"))
             }
-            Err(e) => Err(format!("QMP: {e}")),
+            Err(e) => Err(anyhow!("QMP: {e}")),
         }
     }
 
     fn execute(&mut self, cmd: &str, args: Value) -> Result<Value> {
         let msg = json!({ "execute": cmd, "arguments": args });
-        writeln!(self.wr, "{msg}").map_err(|e| format!("QMP: {e}"))?;
+        writeln!(self.wr, "{msg}").map_err(|e| anyhow!("QMP: {e}"))?;
         loop {
             let v = self.read()?;
             if let Some(r) = v.get("return") {
                 return Ok(r.clone());
             }
             if let Some(e) = v.get("error") {
-                return Err(format!("QMP {cmd}: {e}"));
+                return Err(anyhow!("QMP {cmd}: {e}"));
             }
             // Anything else is an asynchronous event; skip it.
         }

@@ -23,9 +23,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use time::macros::format_description;
 
+use crate::cli::BenchArgs;
 use crate::suite::{self, Driver, C_BOCHS, RBOCHS};
 use crate::vm::{indent, Vm, VmConfig};
-use crate::{Args, Result};
+use crate::Result;
 
 /// The display device: std-VGA with a 1920x1080 preferred mode, so fbcon runs at that size.
 const DEVICE: &str = "VGA,xres=1920,yres=1080";
@@ -1101,21 +1102,18 @@ fn write_report(s: &Samples, set: &Setting, plan: &Plan, dir: &Path) -> Result<V
 }
 
 /// `vmtest bench`: returns whether every workload gave sane numbers.
-pub fn bench(a: &Args) -> Result<bool> {
-    let smoke = a.has("smoke");
+pub fn bench(a: &BenchArgs) -> Result<bool> {
+    let smoke = a.smoke;
     let base = if smoke { SMOKE } else { FULL };
     let plan = Plan {
-        runs: a.num("runs", base.runs)?,
-        frames: a.num("frames", base.frames)?,
-        switches: a.num("switches", base.switches)?,
-        lines: a.num("lines", base.lines)?,
+        runs: a.runs.unwrap_or(base.runs),
+        frames: a.frames.unwrap_or(base.frames),
+        switches: a.switches.unwrap_or(base.switches),
+        lines: a.lines.unwrap_or(base.lines),
     };
-    let mut cfg = crate::vm_config(a)?;
-    if !a.flags.contains_key("device") {
-        cfg.display = DEVICE.into();
-    }
-    let dir = match a.flags.get("results-dir") {
-        Some(d) => PathBuf::from(d),
+    let cfg = a.vm.config(DEVICE);
+    let dir = match &a.results_dir {
+        Some(d) => d.clone(),
         None if smoke => cfg.workdir.clone(),
         None => PathBuf::from(RESULTS_DIR),
     };
@@ -1128,8 +1126,8 @@ pub fn bench(a: &Args) -> Result<bool> {
     };
     let ok = line.starts_with("PASS");
     println!("{line}");
-    if let Some(res) = a.flags.get("results") {
-        std::fs::write(res, format!("{line}\n")).map_err(|e| anyhow!("{res}: {e}"))?;
+    if let Some(res) = &a.results {
+        std::fs::write(res, format!("{line}\n")).map_err(|e| anyhow!("{}: {e}", res.display()))?;
     }
     Ok(ok)
 }

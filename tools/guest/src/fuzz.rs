@@ -12,6 +12,9 @@ use std::os::fd::BorrowedFd;
 use drm_ffi::mode;
 use drm_ffi::{drm_clip_rect, drm_mode_modeinfo};
 
+use anyhow::anyhow;
+use rbguest::Result;
+
 /// xorshift64*: small, fast and reproducible.
 struct Rng(u64);
 
@@ -109,15 +112,15 @@ const OBJ_CONNECTOR: u32 = 0xc0c0_c0c0;
 const OBJ_PLANE: u32 = 0xeeee_eeee;
 
 impl World {
-    fn discover(fd: BorrowedFd<'_>) -> Result<World, String> {
+    fn discover(fd: BorrowedFd<'_>) -> Result<World> {
         let (mut crtcs, mut connectors) = (Vec::new(), Vec::new());
         mode::get_resources(fd, None, Some(&mut crtcs), Some(&mut connectors), None)
-            .map_err(|e| format!("GETRESOURCES: {e}"))?;
+            .map_err(|e| anyhow!("GETRESOURCES: {e}"))?;
         let mut planes = Vec::new();
         let _ = drm_ffi::set_capability(fd, 2 /* DRM_CLIENT_CAP_UNIVERSAL_PLANES */, true);
         let _ = drm_ffi::set_capability(fd, 3 /* DRM_CLIENT_CAP_ATOMIC */, true);
         mode::get_plane_resources(fd, Some(&mut planes))
-            .map_err(|e| format!("GETPLANERESOURCES: {e}"))?;
+            .map_err(|e| anyhow!("GETPLANERESOURCES: {e}"))?;
         let mut props = Vec::new();
         let mut named = BTreeMap::new();
         let objs = crtcs
@@ -225,15 +228,11 @@ impl World {
 }
 
 /// Runs `n` random calls with `seed`; prints a summary line per ioctl and `FUZZ ...` at the end.
-pub fn run(fd: BorrowedFd<'_>, seed: &str, n: &str) -> Result<(), String> {
-    let seed: u64 = seed
-        .parse()
-        .map_err(|e| format!("bad seed '{seed}': {e}"))?;
-    let n: u64 = n.parse().map_err(|e| format!("bad count '{n}': {e}"))?;
+pub fn run(fd: BorrowedFd<'_>, seed: u64, n: u64) -> Result<()> {
     let mut rng = Rng::new(seed);
     let mut w = World::discover(fd)?;
     rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::RDWR)
-        .map_err(|e| format!("O_NONBLOCK: {e}"))?;
+        .map_err(|e| anyhow!("O_NONBLOCK: {e}"))?;
     let mut stats: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
     for i in 0..n {
         let (name, ok) = step(fd, &mut rng, &mut w);

@@ -194,11 +194,17 @@ fn measure(cfg: &VmConfig, plan: &Plan) -> Result<(Samples, Setting)> {
         };
         for d in order {
             let drv = d.driver();
+            // rbbench reports what the driver copied where its debugfs state counts it.
+            let counters = if drv.debugfs_counters {
+                " --counters"
+            } else {
+                ""
+            };
             switch(&mut vm, &dev, drv).map_err(|e| anyhow!("switching to {}: {e}", d.label()))?;
             println!("bench: run {} of {} on {}", round + 1, plan.runs, d.label());
             let kms = run_bench(
                 &mut vm,
-                &format!("rbbench kms {} {}", plan.frames, plan.switches),
+                &format!("rbbench kms {} {}{counters}", plan.frames, plan.switches),
                 drv.drm_name,
                 kms_timeout,
             )?;
@@ -206,7 +212,7 @@ fn measure(cfg: &VmConfig, plan: &Plan) -> Result<(Samples, Setting)> {
             suite::wait_guest(&mut vm, suite::FBCON_BOUND)?;
             let fbcon = run_bench(
                 &mut vm,
-                &format!("rbbench fbcon {}", plan.lines),
+                &format!("rbbench fbcon {}{counters}", plan.lines),
                 drv.pci_driver,
                 fbcon_timeout,
             )?;

@@ -189,6 +189,15 @@ pub fn buffer(card: &Card, p: &Pipe, seed: u32) -> Result<(DumbBuffer, framebuff
     Ok((db, fb))
 }
 
+/// Frees framebuffer `fb`, then its dumb buffer `db`.
+pub fn free_buffer(card: &Card, db: DumbBuffer, fb: framebuffer::Handle) -> Result<()> {
+    card.destroy_framebuffer(fb)
+        .map_err(|e| anyhow!("RMFB: {e}"))?;
+    card.destroy_dumb_buffer(db)
+        .map_err(|e| anyhow!("DESTROY_DUMB: {e}"))?;
+    Ok(())
+}
+
 /// The driver's debugfs state (`key: value` lines): rbochs or the Rust KMS sample.
 pub fn driver_state() -> Option<String> {
     if let Ok(st) = std::fs::read_to_string("/sys/kernel/debug/rust_drm_kms/state") {
@@ -302,15 +311,29 @@ pub fn commit_damage(
         props.get("CRTC_ID")?,
         property::Value::CRTC(Some(p.crtc)),
     );
-    let mut bytes = damage_blob_bytes(clips);
+    commit_with_damage(
+        card,
+        req,
+        plane,
+        props.get("FB_DAMAGE_CLIPS")?,
+        &damage_blob_bytes(clips),
+    )
+}
+
+/// Adds the damage `clips` (the bytes of an FB_DAMAGE_CLIPS blob) to `req` as `plane`'s
+/// property `damage`, makes a blocking atomic commit, and frees the blob.
+pub fn commit_with_damage(
+    card: &Card,
+    mut req: AtomicModeReq,
+    plane: plane::Handle,
+    damage: property::Handle,
+    clips: &[u8],
+) -> Result<()> {
+    let mut bytes = clips.to_vec();
     let blob = drm_ffi::mode::create_property_blob(card.as_fd(), &mut bytes)
         .map_err(|e| anyhow!("CREATEPROPBLOB: {e}"))?
         .blob_id;
-    req.add_property(
-        plane,
-        props.get("FB_DAMAGE_CLIPS")?,
-        property::Value::Blob(blob.into()),
-    );
+    req.add_property(plane, damage, property::Value::Blob(blob.into()));
     let res = card
         .atomic_commit(AtomicCommitFlags::empty(), req)
         .map_err(|e| anyhow!("ATOMIC with damage: {e}"));

@@ -18,8 +18,8 @@ use drm::{ClientCapability, Device};
 use drm_fourcc::DrmFourcc;
 
 use rbguest::{
-    buffer, commit_damage, draw, driver_state, mode_name, pipe, primary_plane, Card, DamageRect,
-    Pipe, Result, Strided,
+    buffer, commit_damage, draw, driver_state, free_buffer, mode_name, pipe, primary_plane, Card,
+    DamageRect, Pipe, Result, Strided,
 };
 
 mod badinput;
@@ -85,11 +85,7 @@ fn show_until_host(card: &Card, p: &Pipe, db: DumbBuffer, fb: framebuffer::Handl
 /// Waits for the host's word, then frees `fb` and its buffer `db`.
 fn hold_until_host(card: &Card, db: DumbBuffer, fb: framebuffer::Handle) -> Result<()> {
     wait_for_host();
-    card.destroy_framebuffer(fb)
-        .map_err(|e| anyhow!("RMFB: {e}"))?;
-    card.destroy_dumb_buffer(db)
-        .map_err(|e| anyhow!("DESTROY_DUMB: {e}"))?;
-    Ok(())
+    free_buffer(card, db, fb)
 }
 
 /// The formats `show` draws in: name, fourcc, and whether a pixel is stored as a big-endian
@@ -331,13 +327,8 @@ fn flip(card: &Card, size: &str, n: u32) -> Result<()> {
         }
     }
     println!("FLIPS {got}");
-    for (db, fb) in [(db_a, fb_a), (db_b, fb_b)] {
-        card.destroy_framebuffer(fb)
-            .map_err(|e| anyhow!("RMFB: {e}"))?;
-        card.destroy_dumb_buffer(db)
-            .map_err(|e| anyhow!("DESTROY_DUMB: {e}"))?;
-    }
-    Ok(())
+    free_buffer(card, db_a, fb_a)?;
+    free_buffer(card, db_b, fb_b)
 }
 
 /// Shows pattern `seed` and holds the card open with the buffer mapped for `secs` seconds,

@@ -6,10 +6,12 @@ use std::os::fd::AsFd;
 
 use super::TILE;
 use drm::control::{
-    atomic::AtomicModeReq, dumbbuffer::DumbBuffer, framebuffer, plane, property, AtomicCommitFlags,
-    ClipRect, Device as ControlDevice,
+    atomic::AtomicModeReq, dumbbuffer::DumbBuffer, framebuffer, plane, property, ClipRect,
+    Device as ControlDevice,
 };
-use rbguest::{buffer, pipe, primary_plane, Card, DamageRect, Pipe, Result, SharedMap};
+use rbguest::{
+    buffer, commit_with_damage, pipe, primary_plane, Card, DamageRect, Pipe, Result, SharedMap,
+};
 
 /// A rectangle `x, y, w, h` in pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,22 +155,13 @@ impl Target {
     /// A blocking atomic commit of the same framebuffer with `clips` (an FB_DAMAGE_CLIPS
     /// blob) as its damage.
     pub fn commit(&self, card: &Card, clips: &[u8]) -> Result<()> {
-        let mut bytes = clips.to_vec();
-        let blob = drm_ffi::mode::create_property_blob(card.as_fd(), &mut bytes)
-            .map_err(|e| anyhow!("CREATEPROPBLOB: {e}"))?
-            .blob_id;
         let mut req = AtomicModeReq::new();
         req.add_property(
             self.plane,
             self.fb_id,
             property::Value::Framebuffer(Some(self.fb)),
         );
-        req.add_property(self.plane, self.damage, property::Value::Blob(blob.into()));
-        let res = card
-            .atomic_commit(AtomicCommitFlags::empty(), req)
-            .map_err(|e| anyhow!("ATOMIC: {e}"));
-        let _ = card.destroy_property_blob(blob.into());
-        res
+        commit_with_damage(card, req, self.plane, self.damage, clips)
     }
 }
 

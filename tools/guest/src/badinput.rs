@@ -8,7 +8,6 @@ use anyhow::anyhow;
 use drm::buffer::Buffer;
 use drm::control::{Device as ControlDevice, FbCmd2Flags, Mode};
 use drm_fourcc::DrmFourcc;
-
 use rbguest::{
     buffer, commit_damage, driver_counter, pipe, Card, DamageRect, Result, SharedMap, Strided,
 };

@@ -4,10 +4,10 @@
 //! framebuffer, the primary plane and its properties, damaged commits and the driver's
 //! debugfs counters.
 
-use anyhow::anyhow;
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, BorrowedFd};
 
+use anyhow::anyhow;
 use drm::buffer::{Buffer, PlanarBuffer};
 use drm::control::{
     atomic::AtomicModeReq, connector, crtc, dumbbuffer::DumbBuffer, framebuffer, plane, property,

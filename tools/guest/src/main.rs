@@ -4,11 +4,16 @@
 //!
 //! The commands are in [`cli`]; `rbguest help` lists them.
 
-use anyhow::anyhow;
+mod badinput;
+mod cli;
+mod fuzz;
+
 use std::io::BufRead;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 
+use anyhow::anyhow;
+use clap::Parser;
 use drm::buffer::Buffer;
 use drm::control::{
     atomic::AtomicModeReq, dumbbuffer::DumbBuffer, framebuffer, property, AtomicCommitFlags,
@@ -16,19 +21,13 @@ use drm::control::{
 };
 use drm::{ClientCapability, Device};
 use drm_fourcc::DrmFourcc;
-
+use rbguest::protocol;
 use rbguest::{
     buffer, commit_damage, draw, driver_state, free_buffer, mode_name, pipe, primary_plane, Card,
     DamageRect, Pipe, Result, Strided,
 };
 
-mod badinput;
-mod cli;
-mod fuzz;
-
-use clap::Parser;
 use cli::{Cmd, DamagePath, NoPlane};
-use rbguest::protocol;
 
 fn info(card: &Card) -> Result<()> {
     let drv = card.get_driver().map_err(|e| anyhow!("VERSION: {e}"))?;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A writer for the "newc" cpio format the kernel unpacks as initramfs.
 
-use anyhow::anyhow;
 use std::io::Write;
+
+use anyhow::anyhow;
 
 use crate::Result;
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Screenshots: PNG decoding and pixel-exact comparison.
 
-use anyhow::anyhow;
 use std::fs::File;
 use std::path::Path;
+
+use anyhow::anyhow;
 
 use crate::Result;
 

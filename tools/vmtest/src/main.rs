@@ -17,11 +17,11 @@ mod pattern;
 #[path = "../../common/protocol.rs"]
 mod protocol;
 
-use anyhow::anyhow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::anyhow;
 use clap::Parser;
 
 use cli::{CheckArgs, Cli, Command, IgtArgs, InitramfsArgs, RunArgs};

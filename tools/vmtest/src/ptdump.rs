@@ -8,8 +8,9 @@
 //! size (a mapping may be split over several lines when it mixes block and
 //! page entries).
 
-use crate::Result;
 use anyhow::anyhow;
+
+use crate::Result;
 
 /// One line of the dump.
 #[derive(Clone, Debug, PartialEq)]

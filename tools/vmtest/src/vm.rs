@@ -6,7 +6,6 @@
 //! carrying its exit status, so the host waits for that marker (with a
 //! timeout) instead of sleeping.
 
-use anyhow::anyhow;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -17,6 +16,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use anyhow::anyhow;
 use serde_json::{json, Value};
 
 use crate::Result;

@@ -12,12 +12,12 @@ mod world;
 use std::collections::BTreeMap;
 use std::os::fd::BorrowedFd;
 
+use anyhow::anyhow;
 use drm_ffi::mode;
 use drm_ffi::{drm_clip_rect, drm_mode_modeinfo};
-
-use anyhow::anyhow;
-use commit::plausible_commit;
 use rbguest::Result;
+
+use commit::plausible_commit;
 use world::{Rng, World, FORMATS, MAX_KEPT};
 
 /// Runs `n` random calls with `seed`; prints a summary line per ioctl and `FUZZ ...` at the end.

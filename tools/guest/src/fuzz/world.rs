@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::os::fd::BorrowedFd;
 
+use anyhow::anyhow;
 use drm_ffi::drm_mode_modeinfo;
 use drm_ffi::mode;
-
-use anyhow::anyhow;
 use rbguest::Result;
 
 /// xorshift64*: small, fast and reproducible.

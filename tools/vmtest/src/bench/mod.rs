@@ -28,7 +28,6 @@ use crate::suite::{self, Driver};
 use crate::vm::{indent, Vm, VmConfig};
 use crate::Result;
 use report::{sanity, Setting};
-
 use stats::{parse_line, Sample, Samples, Which};
 use workload::{Plan, FULL, SMOKE};
 

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `rbbench fbcon`: console scrolling with no DRM client open.
 
-use anyhow::anyhow;
 use std::io::Write;
 use std::time::Instant;
 
-use super::measure::{counters, Copied, Loop};
+use anyhow::anyhow;
 use rbguest::Result;
+
+use super::measure::{counters, Copied, Loop};
 
 /// Processes that hold a DRM device open (`pid comm`).
 pub fn drm_holders() -> Vec<String> {

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `rbbench kms`: one pass of every KMS workload.
 
-use anyhow::anyhow;
 use std::time::Instant;
 
-use super::measure::{counters, cpu_now, Copied, Loop};
-use super::screen::{copy_rects, tiles, Canvas, Path, Rect, Screen, Vram};
-use super::{BIG, DAMAGE_COUNTS, DIRTY_COUNT, FULL_MODES, MODESET_MODES, SETTLE_FRAMES, WARMUP};
+use anyhow::anyhow;
 use drm::buffer::Buffer;
 use drm::control::{framebuffer, Device as ControlDevice};
 use drm::{ClientCapability, Device};
 use rbguest::{buffer, pipe, Card, Pipe, Result};
+
+use super::measure::{counters, cpu_now, Copied, Loop};
+use super::screen::{copy_rects, tiles, Canvas, Path, Rect, Screen, Vram};
+use super::{BIG, DAMAGE_COUNTS, DIRTY_COUNT, FULL_MODES, MODESET_MODES, SETTLE_FRAMES, WARMUP};
 
 /// What the workloads of one `rbbench kms` pass share.
 pub struct Pass<'a> {

@@ -45,9 +45,9 @@ mod kms;
 mod measure;
 mod screen;
 
-use clap::{Parser, Subcommand};
-
 use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 /// Size of the damage rectangles of the small-damage workloads.
 pub const TILE: u32 = 64;

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! What the workloads draw and commit: rectangles, the canvas, the screen and video memory.
 
-use anyhow::anyhow;
 use std::os::fd::AsFd;
 
-use super::TILE;
+use anyhow::anyhow;
 use drm::control::{
     atomic::AtomicModeReq, dumbbuffer::DumbBuffer, framebuffer, plane, property, ClipRect,
     Device as ControlDevice,
@@ -12,6 +11,8 @@ use drm::control::{
 use rbguest::{
     buffer, commit_with_damage, pipe, primary_plane, Card, DamageRect, Pipe, Result, SharedMap,
 };
+
+use super::TILE;
 
 /// A rectangle `x, y, w, h` in pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A writer for the "newc" cpio format the kernel unpacks as initramfs.
+//!
+//! Written here rather than taken from a crate: an initramfs needs only directories and
+//! regular files with fixed modes and owners, a 110-byte header and padding each, and the
+//! archive must be the same bytes for the same inputs (no times or inode numbers from the
+//! host), which this writer gives by construction.
 
 use std::io::Write;
 

@@ -9,6 +9,7 @@ mod cpio;
 mod igt;
 mod image;
 mod ptdump;
+mod qmp;
 mod suite;
 mod vm;
 

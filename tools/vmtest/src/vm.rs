@@ -9,7 +9,6 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -17,8 +16,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::qmp::Qmp;
 use crate::Result;
 
 /// Printed by the guest's init once it is ready for commands.
@@ -475,63 +475,4 @@ impl Drop for Vm {
 
 pub fn indent(lines: &[String]) -> String {
     lines.iter().map(|l| format!("    | {l}\n")).collect()
-}
-
-/// A minimal QMP client.
-struct Qmp {
-    rd: BufReader<UnixStream>,
-    wr: UnixStream,
-}
-
-impl Qmp {
-    fn connect(path: &Path) -> Result<Qmp> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let sock = loop {
-            match UnixStream::connect(path) {
-                Ok(s) => break s,
-                Err(e) if Instant::now() > deadline => {
-                    return Err(anyhow!("QMP {}: {e}", path.display()))
-                }
-                Err(_) => thread::sleep(Duration::from_millis(50)),
-            }
-        };
-        sock.set_read_timeout(Some(Duration::from_secs(60))).ok();
-        let wr = sock.try_clone().map_err(|e| anyhow!("QMP: {e}"))?;
-        let mut q = Qmp {
-            rd: BufReader::new(sock),
-            wr,
-        };
-        let greeting = q.read()?;
-        if greeting.get("QMP").is_none() {
-            return Err(anyhow!("QMP: unexpected greeting {greeting}"));
-        }
-        q.execute("qmp_capabilities", json!({}))?;
-        Ok(q)
-    }
-
-    fn read(&mut self) -> Result<Value> {
-        let mut line = String::new();
-        match self.rd.read_line(&mut line) {
-            Ok(0) => Err(anyhow!("QMP: connection closed")),
-            Ok(_) => {
-                serde_json::from_str(&line).map_err(|e| anyhow!("QMP: bad reply '{line}': {e}"))
-            }
-            Err(e) => Err(anyhow!("QMP: {e}")),
-        }
-    }
-
-    fn execute(&mut self, cmd: &str, args: Value) -> Result<Value> {
-        let msg = json!({ "execute": cmd, "arguments": args });
-        writeln!(self.wr, "{msg}").map_err(|e| anyhow!("QMP: {e}"))?;
-        loop {
-            let v = self.read()?;
-            if let Some(r) = v.get("return") {
-                return Ok(r.clone());
-            }
-            if let Some(e) = v.get("error") {
-                return Err(anyhow!("QMP {cmd}: {e}"));
-            }
-            // Anything else is an asynchronous event; skip it.
-        }
-    }
 }

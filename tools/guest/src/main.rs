@@ -366,7 +366,7 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::Hold { size, seed, secs } => hold(&Card::open()?, &size, seed, secs),
         Cmd::Flip { size, n } => flip(&Card::open()?, &size, n),
         Cmd::Fuzz { seed, n } => fuzz::run(Card::open()?.as_fd(), seed, n),
-        Cmd::Badinput { c_bochs } => badinput::badinput(&Card::open()?, c_bochs),
+        Cmd::Badinput { skip_unpaceable } => badinput::badinput(&Card::open()?, skip_unpaceable),
     }
 }
 

@@ -225,7 +225,7 @@ pub fn check_badinput(vm: &mut Vm, rep: &mut Report, refuses_unpaceable: bool) {
     let cmd = if refuses_unpaceable {
         "rbguest badinput"
     } else {
-        "rbguest badinput --c-bochs"
+        "rbguest badinput --skip-unpaceable"
     };
     match vm.run(cmd, Duration::from_secs(120)) {
         Ok((rc, out)) => {

@@ -163,6 +163,12 @@ pub struct IgtArgs {
     /// Seconds each IGT test may take.
     #[arg(long, default_value_t = 120, value_parser = positive())]
     pub timeout: u32,
+    /// How many times each timing subtest runs on each driver.
+    #[arg(long, default_value_t = 2, value_parser = positive())]
+    pub timing_runs: u32,
+    /// Only the timing subtests.
+    #[arg(long)]
+    pub timing_only: bool,
     /// IGT tests to run (default: all of `vmtest igt-tests`).
     pub tests: Vec<String>,
 }
@@ -220,7 +226,7 @@ mod tests {
         let Command::Igt(a) = cli.command else {
             panic!("not igt: {cli:?}");
         };
-        assert_eq!(a.timeout, 120);
+        assert_eq!((a.timeout, a.timing_runs, a.timing_only), (120, 2, false));
         let cfg = a.vm.config("VGA");
         assert_eq!(
             (cfg.qemu.as_str(), cfg.display.as_str()),

@@ -3,6 +3,7 @@
 //!
 //! The subcommands and their flags are in [`cli`]; `vmtest help` lists them.
 
+mod accel;
 mod bench;
 mod cli;
 mod cpio;
@@ -24,9 +25,9 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use clap::Parser;
+use vm::Vm;
 
 use cli::{CheckArgs, Cli, Command, IgtArgs, InitramfsArgs, RunArgs};
-use vm::Vm;
 
 pub use anyhow::Result;
 
@@ -194,7 +195,14 @@ fn count(text: &str) -> (usize, usize, usize) {
 fn igt_cmd(a: &IgtArgs) -> Result<bool> {
     let cfg = a.vm.config("VGA");
     let per_test = Duration::from_secs(a.timeout.into());
-    let rep = igt::igt(&cfg, per_test, &a.tests, &a.report)?;
+    let rep = igt::igt(
+        &cfg,
+        per_test,
+        &a.tests,
+        &a.report,
+        a.timing_runs,
+        a.timing_only,
+    )?;
     write_lines(&a.results, &rep.lines)?;
     Ok(rep.failed == 0)
 }

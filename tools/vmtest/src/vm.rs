@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde_json::json;
 
+use crate::accel::{choose_accel, host_arch, kvm_fast, kvm_usable, machine_args};
 use crate::qmp::Qmp;
 use crate::Result;
 
@@ -45,124 +46,23 @@ pub struct VmConfig {
     pub time_scale: f64,
 }
 
-/// Whether this process may use KVM (`/dev/kvm` opens read-write).
-fn kvm_usable() -> bool {
-    File::options()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok()
-}
-
-/// Whether KVM runs `kernel` at a useful speed: on some nested set-ups `/dev/kvm` opens but a
-/// guest crawls (on this project's Firecracker machines the kernel's decompressor alone takes
-/// minutes). A probe boot must print the kernel's banner within [`KVM_PROBE_TIME`]; under a
-/// working KVM it does in about a second. Probed once per process.
-fn kvm_fast(qemu: &str, kernel: &Path) -> bool {
-    static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FAST.get_or_init(|| {
-        let fast = probe_kvm(qemu, kernel);
-        if !fast {
-            println!(
-                "vmtest: /dev/kvm opens, but a guest under KVM did not print its banner within \
-                 {} s: using TCG (VMTEST_ACCEL=kvm forces KVM)",
-                KVM_PROBE_TIME.as_secs()
-            );
-        }
-        fast
-    })
-}
-
-/// How long the KVM probe waits for the guest kernel's banner.
-const KVM_PROBE_TIME: Duration = Duration::from_secs(20);
-
-fn probe_kvm(qemu: &str, kernel: &Path) -> bool {
-    let Some(k) = kernel.to_str() else {
-        return false;
-    };
-    let child = Command::new(qemu)
-        .args([
-            "-accel", "kvm", "-cpu", "host", "-M", "q35", "-m", "256", "-smp", "1",
-        ])
-        .args([
-            "-display",
-            "none",
-            "-nodefaults",
-            "-no-reboot",
-            "-serial",
-            "stdio",
-        ])
-        .args(["-kernel", k, "-append", "console=ttyS0 panic=-1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(mut child) = child else {
-        return false;
-    };
-    let Some(out) = child.stdout.take() else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return false;
-    };
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut rd = BufReader::new(out);
-        let mut buf = Vec::new();
-        while matches!(rd.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
-            if String::from_utf8_lossy(&buf).contains("Linux version") {
-                let _ = tx.send(());
-                return;
-            }
-            buf.clear();
-        }
-    });
-    let fast = rx.recv_timeout(KVM_PROBE_TIME).is_ok();
-    let _ = child.kill();
-    let _ = child.wait();
-    fast
-}
-
 impl VmConfig {
-    /// The accelerator the guest runs on: KVM for an x86_64 guest when `/dev/kvm` is usable and
-    /// a probe boot shows it runs guests at speed ([`kvm_fast`]), TCG otherwise (and always
-    /// for arm64 on this x86_64 host). `VMTEST_ACCEL=tcg` or `kvm` skips the probe.
+    /// The accelerator the guest runs on: KVM for a guest of the host's own architecture when
+    /// `/dev/kvm` is usable and a probe boot shows it runs guests at speed ([`kvm_fast`]), TCG
+    /// otherwise. `VMTEST_ACCEL=tcg` or `kvm` skips the probe (see [`choose_accel`]).
     pub fn accel(&self) -> &'static str {
-        if self.arch != "x86_64" {
-            return "tcg";
-        }
-        let kvm = match std::env::var("VMTEST_ACCEL").ok().as_deref() {
-            Some("tcg") => false,
-            Some("kvm") => true,
-            _ => kvm_usable() && kvm_fast(&self.qemu, &self.kernel),
-        };
-        if kvm {
-            "kvm"
-        } else {
-            "tcg"
-        }
+        let forced = std::env::var("VMTEST_ACCEL").ok();
+        choose_accel(host_arch(), &self.arch, forced.as_deref(), || {
+            kvm_usable() && kvm_fast(&self.qemu, &self.arch, &self.kernel)
+        })
     }
 
     fn args(&self, qmp: &Path) -> Vec<String> {
-        let mut a: Vec<String> = Vec::new();
+        let mut a: Vec<String> = machine_args(&self.arch, self.accel())
+            .into_iter()
+            .map(String::from)
+            .collect();
         let mut push = |s: &str| a.push(s.to_string());
-        match self.arch.as_str() {
-            "x86_64" => {
-                if self.accel() == "kvm" {
-                    push("-enable-kvm");
-                    push("-cpu");
-                    push("host");
-                }
-                push("-M");
-                push("q35");
-            }
-            _ => {
-                push("-M");
-                push("virt");
-                push("-cpu");
-                push("cortex-a57");
-            }
-        }
         let console = if self.arch == "x86_64" {
             "ttyS0"
         } else {
@@ -239,9 +139,7 @@ impl Vm {
         let mut log =
             File::create(&log_path).map_err(|e| anyhow!("{}: {e}", log_path.display()))?;
         let args = cfg.args(&qmp_path);
-        if cfg.arch == "x86_64" {
-            println!("vmtest: {} under {}", cfg.qemu, cfg.accel().to_uppercase());
-        }
+        println!("vmtest: {} under {}", cfg.qemu, cfg.accel().to_uppercase());
         writeln!(log, "# {} {}", cfg.qemu, args.join(" ")).ok();
         let mut child = Command::new(&cfg.qemu)
             .args(&args)
@@ -475,4 +373,55 @@ impl Drop for Vm {
 
 pub fn indent(lines: &[String]) -> String {
     lines.iter().map(|l| format!("    | {l}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(arch: &str) -> VmConfig {
+        VmConfig {
+            qemu: format!("qemu-system-{arch}"),
+            arch: arch.into(),
+            kernel: "/k".into(),
+            initrd: "/i".into(),
+            display: "VGA".into(),
+            append: String::new(),
+            backend: "none".into(),
+            workdir: "/w".into(),
+            echo: false,
+            time_scale: 1.0,
+        }
+    }
+
+    /// The option that follows `opt` in `args`.
+    fn after<'a>(args: &'a [String], opt: &str) -> Option<&'a str> {
+        let i = args.iter().position(|a| a == opt)?;
+        args.get(i + 1).map(String::as_str)
+    }
+
+    #[test]
+    fn whole_command_line() {
+        // Forced, so that the test does not depend on this host's /dev/kvm.
+        std::env::set_var("VMTEST_ACCEL", "tcg");
+        let a = cfg("arm64").args(Path::new("/w/qmp.sock"));
+        assert_eq!(
+            &a[..6],
+            ["-accel", "tcg", "-M", "virt", "-cpu", "cortex-a57"]
+        );
+        assert_eq!(
+            after(&a, "-append"),
+            Some("console=tty0 console=ttyAMA0 rdinit=/init panic=-1")
+        );
+        assert_eq!(
+            after(&a, "-qmp"),
+            Some("unix:/w/qmp.sock,server=on,wait=off")
+        );
+        assert_eq!(after(&a, "-device"), Some("VGA"));
+        let x = cfg("x86_64").args(Path::new("/w/qmp.sock"));
+        assert_eq!(
+            after(&x, "-append"),
+            Some("console=tty0 console=ttyS0 rdinit=/init panic=-1")
+        );
+    }
 }

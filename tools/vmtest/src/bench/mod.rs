@@ -70,7 +70,7 @@ fn host_cpu() -> String {
 }
 
 /// Binds the display to `to`, whatever holds it now; waits for the card and fbcon.
-fn switch(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
+pub fn switch(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
     let cur = vm.ok(&format!(
         "basename \"$(readlink /sys/bus/pci/devices/{dev}/driver)\" 2>/dev/null; true"
     ))?;

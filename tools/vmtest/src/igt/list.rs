@@ -86,8 +86,8 @@ pub const TESTS: &[IgtTest] = &[
 ];
 
 /// kms_flip's subtests that run: flips and their events, flips against DPMS, modesets and
-/// RMFB, and the timestamps of flip events. Left out for TCG's timing (README.md has the
-/// figures): the subtests that flip and wait for a vblank in every frame
+/// RMFB, and the timestamps of flip events (`plain-flip-ts-check`, sampled apart: see
+/// [`super::timing`]). Left out for TCG's timing (README.md has the figures): the subtests that flip and wait for a vblank in every frame
 /// (basic-flip-vs-wf_vblank, flip-vs-absolute-wf_vblank, flip-vs-blocking-wf-vblank), where
 /// the slow guest misses frames on both drivers; flip-vs-expired-vblank, which wants a wait
 /// for a past vblank back within 500 us; busy-flip, which wants a second flip refused while

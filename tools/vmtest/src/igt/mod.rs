@@ -9,6 +9,7 @@
 
 mod list;
 mod parse;
+mod timing;
 mod verdict;
 
 pub use list::TESTS;
@@ -59,7 +60,7 @@ pub fn run_driver(
     let mut why_skipped = BTreeMap::new();
     for t in tests {
         let secs = (per_test.as_secs().max(t.min_secs) as f64 * cfg.time_scale).ceil() as u64;
-        let sel = match t.subtests {
+        let sel = match timing::without_timing(t.name, t.subtests) {
             Some(s) => format!(" --run-subtest '{s}'"),
             None => String::new(),
         };
@@ -123,13 +124,31 @@ pub fn run_driver(
 }
 
 /// `vmtest igt`: both drivers, the report and the result lines.
-pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Result<Report> {
+///
+/// The timing subtests ([`timing::TIMING`]) of the chosen tests run apart,
+/// `timing_runs` times on each driver; with `timing_only`, nothing else runs.
+pub fn igt(
+    cfg: &VmConfig,
+    per_test: Duration,
+    only: &[String],
+    md: &Path,
+    timing_runs: u32,
+    timing_only: bool,
+) -> Result<Report> {
     let tests: Vec<&IgtTest> = TESTS
         .iter()
         .filter(|t| only.is_empty() || only.iter().any(|o| o == t.name))
         .collect();
     if tests.is_empty() {
         return Err(anyhow!("no IGT test among {}", only.join(", ")));
+    }
+    let timing: Vec<(&str, &str)> = timing::TIMING
+        .iter()
+        .copied()
+        .filter(|(t, _)| tests.iter().any(|x| x.name == *t))
+        .collect();
+    if timing_only {
+        return igt_timing(cfg, per_test, &timing, timing_runs, md);
     }
     let DriverRun {
         results: mut ours,
@@ -172,6 +191,17 @@ pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Re
     let mut rep_ours = Report::new(&format!("{prefix}.rbochs"));
     let mut rep_ref = Report::new(&format!("{prefix}.cbochs"));
     record(&ours, &reference, &mut rep_ours, &mut rep_ref);
+    let mut timing_md = String::new();
+    if !timing.is_empty() {
+        let samples = timing::sample(cfg, &timing, timing_runs, per_test)?;
+        timing_md = timing::record(
+            &timing,
+            &samples,
+            cfg.accel() == "kvm",
+            &mut rep_ours,
+            &mut rep_ref,
+        );
+    }
     let header = format!(
         "# IGT GPU Tools: rbochs against C bochs\n\n{version}; `-device {}`, {} guest under {}, at most {} s per test.",
         cfg.display,
@@ -194,6 +224,7 @@ pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Re
             let _ = writeln!(text, "- {test}: {req}");
         }
     }
+    text.push_str(&timing_md);
     if !retried.is_empty() {
         let _ = writeln!(
             text,
@@ -201,12 +232,49 @@ pub fn igt(cfg: &VmConfig, per_test: Duration, only: &[String], md: &Path) -> Re
             retried.join("; ")
         );
     }
+    write_report(md, &text)?;
+    rep_ours.lines.extend(rep_ref.lines);
+    rep_ours.failed += rep_ref.failed;
+    Ok(rep_ours)
+}
+
+/// Prints the markdown report and writes it to `md`.
+fn write_report(md: &Path, text: &str) -> Result<()> {
     println!("{text}");
     if let Some(d) = md.parent() {
         std::fs::create_dir_all(d).map_err(|e| anyhow!("{}: {e}", d.display()))?;
     }
-    std::fs::write(md, &text).map_err(|e| anyhow!("{}: {e}", md.display()))?;
+    std::fs::write(md, text).map_err(|e| anyhow!("{}: {e}", md.display()))?;
     println!("igt: report written to {}", md.display());
+    Ok(())
+}
+
+/// `vmtest igt --timing-only`: only the timing subtests, `runs` times on each driver; the
+/// result lines are judged as in a full run.
+fn igt_timing(
+    cfg: &VmConfig,
+    per_test: Duration,
+    timing: &[(&str, &str)],
+    runs: u32,
+    md: &Path,
+) -> Result<Report> {
+    if timing.is_empty() {
+        return Err(anyhow!("none of the chosen tests has timing subtests"));
+    }
+    let samples = timing::sample(cfg, timing, runs, per_test)?;
+    let mut rep_ours = Report::new("igt-timing.rbochs");
+    let mut rep_ref = Report::new("igt-timing.cbochs");
+    let judged = cfg.accel() == "kvm";
+    let section = timing::record(timing, &samples, judged, &mut rep_ours, &mut rep_ref);
+    let text = format!(
+        "# IGT timing subtests: rbochs against C bochs\n\n`-device {}`, {} guest under {}, \
+         at most {} s per run.\n{section}",
+        cfg.display,
+        cfg.arch,
+        cfg.accel().to_uppercase(),
+        (per_test.as_secs_f64() * cfg.time_scale).ceil()
+    );
+    write_report(md, &text)?;
     rep_ours.lines.extend(rep_ref.lines);
     rep_ours.failed += rep_ref.failed;
     Ok(rep_ours)

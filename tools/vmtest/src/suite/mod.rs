@@ -6,6 +6,7 @@
 //! What differs between the drivers is data ([`Driver`]'s capabilities); which suites there
 //! are is the table [`SUITES`].
 
+mod coexist;
 mod damage;
 mod display;
 mod driver;
@@ -120,6 +121,8 @@ pub enum Kind {
     Builtin,
     Kunit,
     Sample,
+    /// Both drivers as modules on one device variant: which binds under modprobe.d.
+    Coexist(&'static str),
 }
 
 /// The per-driver suites: `DRIVER-SUFFIX` names `Kind` on that driver.
@@ -133,11 +136,14 @@ const PER_DRIVER: &[(&str, Kind)] = &[
     ("hotplug", Kind::Hotplug),
 ];
 
-/// The suites named on their own: rbochs built into the kernel, KUnit, the KMS sample.
+/// The suites named on their own: rbochs built into the kernel, KUnit, the KMS sample, and
+/// both drivers as modules side by side.
 const ALONE: &[(&str, Kind, Option<&Driver>)] = &[
     ("builtin", Kind::Builtin, Some(&RBOCHS)),
     ("kunit", Kind::Kunit, None),
     ("sample", Kind::Sample, None),
+    ("coexist-vga", Kind::Coexist("VGA"), None),
+    ("coexist-display", Kind::Coexist("bochs-display"), None),
 ];
 
 /// A suite `vmtest check` can run.
@@ -182,6 +188,7 @@ impl Suite {
         match (self.kind, self.driver) {
             (Kind::Kunit, _) => kunit::kunit_suite(cfg, rep),
             (Kind::Sample, _) => sample::sample_suite(cfg, rep),
+            (Kind::Coexist(device), _) => coexist::coexist_suite(cfg, device, rep),
             (_, None) => Err(anyhow!("suite {} names no driver", self.name)),
             (Kind::Driver(device), Some(drv)) => driver::driver_suite(cfg, drv, device, rep),
             (Kind::NoEdid, Some(drv)) => driver::noedid_suite(cfg, drv, rep),
@@ -196,7 +203,7 @@ impl Suite {
 
 /// Boots a suite's guest on `display` (QEMU `-device` values, `;`-separated), its files in
 /// the directory `name`; records `boot`.
-fn boot_suite(cfg: &VmConfig, name: &str, display: String, rep: &mut Report) -> Option<Vm> {
+pub fn boot_suite(cfg: &VmConfig, name: &str, display: String, rep: &mut Report) -> Option<Vm> {
     let mut cfg = cfg.clone();
     cfg.display = display;
     cfg.workdir = cfg.workdir.join(name);
@@ -262,7 +269,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), n);
-        assert_eq!(n, 17);
+        assert_eq!(n, 19);
     }
 
     /// The suite names a `vmtest check` command line in `script` names: the words after

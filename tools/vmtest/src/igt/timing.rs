@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use super::parse::{parse_output, Verdict};
-use crate::suite::{self, Driver, Report};
+use crate::suite::{self, Report};
 use crate::vm::{Vm, VmConfig};
 use crate::Result;
 
@@ -158,7 +158,7 @@ pub fn sample(
     let dev = suite::pci_name(&mut vm)?;
     let secs = (per_test.as_secs() as f64 * cfg.time_scale).ceil() as u64;
     let mut all: Vec<Samples> = subtests.iter().map(|_| Samples::default()).collect();
-    let drivers: [&Driver; 2] = [&suite::RBOCHS, &suite::C_BOCHS];
+    let drivers = suite::DRIVERS;
     for round in 0..2 * runs {
         // rbochs, C bochs, C bochs, rbochs, ...: neither always goes first.
         let which = (round + round / 2) % 2;

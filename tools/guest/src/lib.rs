@@ -7,7 +7,8 @@
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, BorrowedFd};
 
-use drm::buffer::Buffer;
+use anyhow::anyhow;
+use drm::buffer::{Buffer, PlanarBuffer};
 use drm::control::{
     atomic::AtomicModeReq, connector, crtc, dumbbuffer::DumbBuffer, framebuffer, plane, property,
     AtomicCommitFlags, Device as ControlDevice, Mode,
@@ -17,9 +18,11 @@ use drm_fourcc::DrmFourcc;
 
 #[path = "../../common/pattern.rs"]
 pub mod pattern;
+#[path = "../../common/protocol.rs"]
+pub mod protocol;
 
 /// Errors are messages for the host to show.
-pub type Result<T> = std::result::Result<T, String>;
+pub use anyhow::Result;
 
 /// A shared, readable and writable mapping of `len` bytes of `fd` from `offset`, unmapped on
 /// drop.
@@ -93,19 +96,19 @@ impl Card {
             .write(true)
             .open(&path)
             .map(Card)
-            .map_err(|e| format!("open {path}: {e}"))
+            .map_err(|e| anyhow!("open {path}: {e}"))
     }
 
     /// Every connector with its modes.
     pub fn connectors(&self) -> Result<Vec<connector::Info>> {
         let res = self
             .resource_handles()
-            .map_err(|e| format!("GETRESOURCES: {e}"))?;
+            .map_err(|e| anyhow!("GETRESOURCES: {e}"))?;
         res.connectors()
             .iter()
             .map(|&c| {
                 self.get_connector(c, true)
-                    .map_err(|e| format!("GETCONNECTOR: {e}"))
+                    .map_err(|e| anyhow!("GETCONNECTOR: {e}"))
             })
             .collect()
     }
@@ -121,8 +124,8 @@ pub fn mode_name(m: &Mode) -> String {
 pub fn parse_size(s: &str) -> Result<(u16, u16)> {
     let (w, h) = s
         .split_once('x')
-        .ok_or_else(|| format!("bad size '{s}', want WxH"))?;
-    let p = |v: &str| v.parse::<u16>().map_err(|e| format!("bad size '{s}': {e}"));
+        .ok_or_else(|| anyhow!("bad size '{s}', want WxH"))?;
+    let p = |v: &str| v.parse::<u16>().map_err(|e| anyhow!("bad size '{s}': {e}"));
     Ok((p(w)?, p(h)?))
 }
 
@@ -140,16 +143,16 @@ pub fn pipe(card: &Card, size: &str) -> Result<Pipe> {
         .connectors()?
         .into_iter()
         .find(|c| c.state() == connector::State::Connected)
-        .ok_or("no connected connector")?;
+        .ok_or_else(|| anyhow!("no connected connector"))?;
     let mode = *conn
         .modes()
         .iter()
         .find(|m| m.size() == (w, h))
-        .ok_or_else(|| format!("connector has no mode {size}"))?;
+        .ok_or_else(|| anyhow!("connector has no mode {size}"))?;
     let res = card
         .resource_handles()
-        .map_err(|e| format!("GETRESOURCES: {e}"))?;
-    let crtc = *res.crtcs().first().ok_or("no CRTC")?;
+        .map_err(|e| anyhow!("GETRESOURCES: {e}"))?;
+    let crtc = *res.crtcs().first().ok_or_else(|| anyhow!("no CRTC"))?;
     Ok(Pipe {
         conn: conn.handle(),
         mode,
@@ -163,7 +166,7 @@ pub fn draw(card: &Card, db: &mut DumbBuffer, seed: u32) -> Result<()> {
     let pitch = db.pitch() as usize;
     let mut map = card
         .map_dumb_buffer(db)
-        .map_err(|e| format!("MAP_DUMB: {e}"))?;
+        .map_err(|e| anyhow!("MAP_DUMB: {e}"))?;
     for y in 0..h {
         let row = &mut map[y as usize * pitch..][..w as usize * 4];
         for (x, px) in row.chunks_exact_mut(4).enumerate() {
@@ -178,12 +181,21 @@ pub fn buffer(card: &Card, p: &Pipe, seed: u32) -> Result<(DumbBuffer, framebuff
     let (w, h) = p.mode.size();
     let mut db = card
         .create_dumb_buffer((w.into(), h.into()), DrmFourcc::Xrgb8888, 32)
-        .map_err(|e| format!("CREATE_DUMB {w}x{h}: {e}"))?;
+        .map_err(|e| anyhow!("CREATE_DUMB {w}x{h}: {e}"))?;
     draw(card, &mut db, seed)?;
     let fb = card
         .add_framebuffer(&db, 24, 32)
-        .map_err(|e| format!("ADDFB: {e}"))?;
+        .map_err(|e| anyhow!("ADDFB: {e}"))?;
     Ok((db, fb))
+}
+
+/// Frees framebuffer `fb`, then its dumb buffer `db`.
+pub fn free_buffer(card: &Card, db: DumbBuffer, fb: framebuffer::Handle) -> Result<()> {
+    card.destroy_framebuffer(fb)
+        .map_err(|e| anyhow!("RMFB: {e}"))?;
+    card.destroy_dumb_buffer(db)
+        .map_err(|e| anyhow!("DESTROY_DUMB: {e}"))?;
+    Ok(())
 }
 
 /// The driver's debugfs state (`key: value` lines): rbochs or the Rust KMS sample.
@@ -197,32 +209,37 @@ pub fn driver_state() -> Option<String> {
         .and_then(|e| std::fs::read_to_string(e.path().join("state")).ok())
 }
 
-/// A numeric field of the driver's debugfs state.
-pub fn driver_counter(key: &str) -> Option<u64> {
-    driver_state()?
+/// The numeric field `key` of a debugfs state (`key: value` lines).
+pub fn state_value(state: &str, key: &str) -> Option<u64> {
+    state
         .lines()
         .filter_map(|l| l.split_once(": "))
         .find(|(k, _)| k.trim() == key)
         .and_then(|(_, v)| v.trim().parse().ok())
 }
 
+/// A numeric field of the driver's debugfs state.
+pub fn driver_counter(key: &str) -> Option<u64> {
+    state_value(&driver_state()?, key)
+}
+
 /// The primary plane of the pipe's CRTC and its properties.
 pub fn primary_plane(card: &Card, p: &Pipe) -> Result<(plane::Handle, Props)> {
     card.set_client_capability(ClientCapability::UniversalPlanes, true)
-        .map_err(|e| format!("SET_CLIENT_CAP universal planes: {e}"))?;
+        .map_err(|e| anyhow!("SET_CLIENT_CAP universal planes: {e}"))?;
     let planes = card
         .plane_handles()
-        .map_err(|e| format!("GETPLANERESOURCES: {e}"))?;
+        .map_err(|e| anyhow!("GETPLANERESOURCES: {e}"))?;
     let res = card
         .resource_handles()
-        .map_err(|e| format!("GETRESOURCES: {e}"))?;
+        .map_err(|e| anyhow!("GETRESOURCES: {e}"))?;
     for h in planes {
-        let info = card.get_plane(h).map_err(|e| format!("GETPLANE: {e}"))?;
+        let info = card.get_plane(h).map_err(|e| anyhow!("GETPLANE: {e}"))?;
         if res.filter_crtcs(info.possible_crtcs()).contains(&p.crtc) {
             return Ok((h, Props::of(card, h)?));
         }
     }
-    Err("no plane for the CRTC".into())
+    Err(anyhow!("no plane for the CRTC"))
 }
 
 /// Property names and handles of an object.
@@ -233,12 +250,12 @@ impl Props {
     pub fn of<H: drm::control::ResourceHandle>(card: &Card, h: H) -> Result<Props> {
         let set = card
             .get_properties(h)
-            .map_err(|e| format!("GETPROPERTIES: {e}"))?;
+            .map_err(|e| anyhow!("GETPROPERTIES: {e}"))?;
         let mut v = Vec::new();
         for id in set.as_props_and_values().0 {
             let info = card
                 .get_property(*id)
-                .map_err(|e| format!("GETPROPERTY: {e}"))?;
+                .map_err(|e| anyhow!("GETPROPERTY: {e}"))?;
             v.push((info.name().to_string_lossy().into_owned(), *id));
         }
         Ok(Props(v))
@@ -250,7 +267,7 @@ impl Props {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, h)| *h)
-            .ok_or_else(|| format!("no property {name}"))
+            .ok_or_else(|| anyhow!("no property {name}"))
     }
 }
 
@@ -281,7 +298,7 @@ pub fn commit_damage(
     clips: &[DamageRect],
 ) -> Result<()> {
     card.set_client_capability(ClientCapability::Atomic, true)
-        .map_err(|e| format!("SET_CLIENT_CAP atomic: {e}"))?;
+        .map_err(|e| anyhow!("SET_CLIENT_CAP atomic: {e}"))?;
     let (plane, props) = primary_plane(card, p)?;
     let mut req = AtomicModeReq::new();
     req.add_property(
@@ -294,18 +311,61 @@ pub fn commit_damage(
         props.get("CRTC_ID")?,
         property::Value::CRTC(Some(p.crtc)),
     );
-    let mut bytes = damage_blob_bytes(clips);
-    let blob = drm_ffi::mode::create_property_blob(card.as_fd(), &mut bytes)
-        .map_err(|e| format!("CREATEPROPBLOB: {e}"))?
-        .blob_id;
-    req.add_property(
+    commit_with_damage(
+        card,
+        req,
         plane,
         props.get("FB_DAMAGE_CLIPS")?,
-        property::Value::Blob(blob.into()),
-    );
+        &damage_blob_bytes(clips),
+    )
+}
+
+/// Adds the damage `clips` (the bytes of an FB_DAMAGE_CLIPS blob) to `req` as `plane`'s
+/// property `damage`, makes a blocking atomic commit, and frees the blob.
+pub fn commit_with_damage(
+    card: &Card,
+    mut req: AtomicModeReq,
+    plane: plane::Handle,
+    damage: property::Handle,
+    clips: &[u8],
+) -> Result<()> {
+    let mut bytes = clips.to_vec();
+    let blob = drm_ffi::mode::create_property_blob(card.as_fd(), &mut bytes)
+        .map_err(|e| anyhow!("CREATEPROPBLOB: {e}"))?
+        .blob_id;
+    req.add_property(plane, damage, property::Value::Blob(blob.into()));
     let res = card
         .atomic_commit(AtomicCommitFlags::empty(), req)
-        .map_err(|e| format!("ATOMIC with damage: {e}"));
+        .map_err(|e| anyhow!("ATOMIC with damage: {e}"));
     let _ = card.destroy_property_blob(blob.into());
     res
+}
+
+/// A framebuffer over an existing dumb buffer with a chosen size, pitch and format.
+pub struct Strided {
+    pub size: (u32, u32),
+    pub pitch: u32,
+    pub handle: drm::buffer::Handle,
+    pub format: DrmFourcc,
+}
+
+impl PlanarBuffer for Strided {
+    fn size(&self) -> (u32, u32) {
+        self.size
+    }
+    fn format(&self) -> DrmFourcc {
+        self.format
+    }
+    fn modifier(&self) -> Option<drm::buffer::DrmModifier> {
+        None
+    }
+    fn pitches(&self) -> [u32; 4] {
+        [self.pitch, 0, 0, 0]
+    }
+    fn handles(&self) -> [Option<drm::buffer::Handle>; 4] {
+        [Some(self.handle), None, None, None]
+    }
+    fn offsets(&self) -> [u32; 4] {
+        [0; 4]
+    }
 }

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A writer for the "newc" cpio format the kernel unpacks as initramfs.
+//!
+//! Written here rather than taken from a crate: an initramfs needs only directories and
+//! regular files with fixed modes and owners, a 110-byte header and padding each, and the
+//! archive must be the same bytes for the same inputs (no times or inode numbers from the
+//! host), which this writer gives by construction.
 
 use std::io::Write;
+
+use anyhow::anyhow;
 
 use crate::Result;
 
@@ -19,9 +26,9 @@ impl Cpio {
     fn entry(&mut self, name: &str, mode: u32, data: &[u8]) -> Result<()> {
         let name = name.trim_start_matches('/');
         if name.is_empty() || name.contains('\0') {
-            return Err(format!("cpio: bad name '{name}'"));
+            return Err(anyhow!("cpio: bad name '{name}'"));
         }
-        let size = u32::try_from(data.len()).map_err(|_| format!("cpio: {name} is over 4 GiB"))?;
+        let size = u32::try_from(data.len()).map_err(|_| anyhow!("cpio: {name} is over 4 GiB"))?;
         self.ino += 1;
         let namesize = name.len() + 1;
         let hdr = format!(
@@ -55,7 +62,7 @@ impl Cpio {
     pub fn finish(mut self, out: &mut impl Write) -> Result<()> {
         self.ino = 0;
         self.entry("TRAILER!!!", 0, &[])?;
-        out.write_all(&self.buf).map_err(|e| format!("cpio: {e}"))
+        out.write_all(&self.buf).map_err(|e| anyhow!("cpio: {e}"))
     }
 }
 

@@ -4,6 +4,8 @@
 use std::fs::File;
 use std::path::Path;
 
+use anyhow::anyhow;
+
 use crate::Result;
 
 /// An RGB image, one `0x00RRGGBB` word per pixel.
@@ -15,21 +17,21 @@ pub struct Image {
 
 impl Image {
     pub fn load(path: &Path) -> Result<Image> {
-        let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f = File::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let mut dec = png::Decoder::new(f);
         dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
         let mut rd = dec
             .read_info()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let mut buf = vec![0; rd.output_buffer_size()];
         let info = rd
             .next_frame(&mut buf)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let bpp = match info.color_type {
             png::ColorType::Rgb => 3,
             png::ColorType::Rgba => 4,
             t => {
-                return Err(format!(
+                return Err(anyhow!(
                     "{}: unexpected PNG colour type {t:?}",
                     path.display()
                 ))
@@ -71,7 +73,7 @@ impl Image {
         if bad == 0 {
             Ok(())
         } else {
-            Err(format!(
+            Err(anyhow!(
                 "{bad} of {} pixels differ: {}",
                 self.pixels.len(),
                 first.join("; ")
@@ -125,7 +127,8 @@ mod tests {
                     x << 16 | y << 8 | 0x80
                 }
             })
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("1 of 21 pixels differ: (3,1) is 030180"),
             "{err}"

@@ -1,146 +1,61 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Host side of the rbochs tests.
 //!
-//! ```text
-//! vmtest initramfs --out FILE --busybox BIN --guest BIN --init SCRIPT [--modules DIR]
-//!                  [--extra BIN]...   (each extra program goes to /bin under its own name)
-//! vmtest run       --kernel IMG --initrd FILE [--arch A] [--device DEV] [--display BACKEND]
-//!                  [--load MODULE] --out DIR
-//! vmtest check     --kernel IMG --initrd FILE [--arch A] --out DIR --results FILE SUITE...
-//! vmtest summary   FILE...
-//! vmtest bench     --kernel IMG --initrd FILE --out DIR [--results-dir DIR] [--results FILE]
-//!                  [--runs N] [--frames N] [--switches N] [--lines N] [--device DEV] [--smoke]
-//! vmtest igt       --kernel IMG --initrd FILE --arch x86_64 --out DIR --results FILE
-//!                  --report FILE.md [--device DEV] [--timeout SECS] [--timing-runs N]
-//!                  [--timing-only] [TEST...]
-//! vmtest igt-tests (the IGT tests `vmtest igt` runs, one a line)
-//! ```
+//! The subcommands and their flags are in [`cli`]; `vmtest help` lists them.
 
+mod accel;
 mod bench;
-mod coexist;
+mod cli;
 mod cpio;
 mod igt;
 mod image;
 mod ptdump;
+mod qmp;
 mod suite;
-mod timing;
 mod vm;
 
-use std::collections::HashMap;
+#[path = "../../common/pattern.rs"]
+mod pattern;
+#[path = "../../common/protocol.rs"]
+mod protocol;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use vm::{Vm, VmConfig};
+use anyhow::anyhow;
+use clap::Parser;
+use vm::Vm;
 
-pub type Result<T> = std::result::Result<T, String>;
+use cli::{CheckArgs, Cli, Command, IgtArgs, InitramfsArgs, RunArgs};
 
-/// Flags that take no value.
-const SWITCHES: &[&str] = &["smoke", "timing-only"];
-
-/// `--flag value` pairs (the last of a repeated flag wins, [`Args::all`] has every one),
-/// [`SWITCHES`] and positional arguments.
-struct Args {
-    flags: HashMap<String, String>,
-    repeated: Vec<(String, String)>,
-    rest: Vec<String>,
-}
-
-impl Args {
-    fn parse(args: &[String]) -> Result<Args> {
-        let mut flags = HashMap::new();
-        let mut repeated = Vec::new();
-        let mut rest = Vec::new();
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            if let Some(name) = a.strip_prefix("--") {
-                let v = if SWITCHES.contains(&name) {
-                    "1".to_string()
-                } else {
-                    it.next()
-                        .ok_or_else(|| format!("--{name} needs a value"))?
-                        .clone()
-                };
-                repeated.push((name.to_string(), v.clone()));
-                flags.insert(name.to_string(), v);
-            } else {
-                rest.push(a.clone());
-            }
-        }
-        Ok(Args {
-            flags,
-            repeated,
-            rest,
-        })
-    }
-
-    /// Whether switch `--name` was given.
-    fn has(&self, name: &str) -> bool {
-        self.flags.contains_key(name)
-    }
-
-    /// Every value of a repeatable flag, in order.
-    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.repeated
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A numeric flag, or `default` when absent.
-    fn num(&self, name: &str, default: u32) -> Result<u32> {
-        match self.flags.get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("--{name} wants a positive number, not '{v}'")),
-        }
-    }
-
-    fn get(&self, name: &str) -> Result<&str> {
-        self.flags
-            .get(name)
-            .map(String::as_str)
-            .ok_or_else(|| format!("--{name} is required"))
-    }
-
-    fn or<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
-        self.flags.get(name).map(String::as_str).unwrap_or(default)
-    }
-
-    fn path(&self, name: &str) -> Result<PathBuf> {
-        self.get(name).map(PathBuf::from)
-    }
-}
+pub use anyhow::Result;
 
 fn read(p: &Path) -> Result<Vec<u8>> {
-    std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+    std::fs::read(p).map_err(|e| anyhow!("{}: {e}", p.display()))
 }
 
-fn initramfs(a: &Args) -> Result<()> {
+fn initramfs(a: &InitramfsArgs) -> Result<()> {
     let mut c = cpio::Cpio::default();
     for d in [
         "bin", "sbin", "dev", "proc", "sys", "tmp", "root", "etc", "lib",
     ] {
         c.dir(d)?;
     }
-    c.file("init", 0o755, &read(&a.path("init")?)?)?;
-    c.file("bin/busybox", 0o755, &read(&a.path("busybox")?)?)?;
-    c.file("bin/rbguest", 0o755, &read(&a.path("guest")?)?)?;
-    for extra in a.all("extra") {
-        let p = Path::new(extra);
+    c.file("init", 0o755, &read(&a.init)?)?;
+    c.file("bin/busybox", 0o755, &read(&a.busybox)?)?;
+    c.file("bin/rbguest", 0o755, &read(&a.guest)?)?;
+    for p in &a.extra {
         let name = p
             .file_name()
-            .ok_or_else(|| format!("--extra {extra}: not a file name"))?;
+            .ok_or_else(|| anyhow!("--extra {}: not a file name", p.display()))?;
         c.file(&format!("bin/{}", name.to_string_lossy()), 0o755, &read(p)?)?;
     }
-    if let Some(m) = a.flags.get("modules") {
-        add_tree(&mut c, Path::new(m), "lib/modules")?;
+    if let Some(m) = &a.modules {
+        add_tree(&mut c, m, "lib/modules")?;
     }
-    let out = a.path("out")?;
-    let mut f = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let out = &a.out;
+    let mut f = std::fs::File::create(out).map_err(|e| anyhow!("{}: {e}", out.display()))?;
     c.finish(&mut f)
 }
 
@@ -148,13 +63,13 @@ fn initramfs(a: &Args) -> Result<()> {
 fn add_tree(c: &mut cpio::Cpio, src: &Path, dst: &str) -> Result<()> {
     c.dir(dst)?;
     let mut entries: Vec<_> = std::fs::read_dir(src)
-        .map_err(|e| format!("{}: {e}", src.display()))?
+        .map_err(|e| anyhow!("{}: {e}", src.display()))?
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", src.display()))?;
+        .map_err(|e| anyhow!("{}: {e}", src.display()))?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = format!("{dst}/{}", e.file_name().to_string_lossy());
-        let ft = e.file_type().map_err(|e| e.to_string())?;
+        let ft = e.file_type()?;
         if ft.is_symlink() {
             // modules_install leaves build/source links to the host tree.
             continue;
@@ -167,36 +82,12 @@ fn add_tree(c: &mut cpio::Cpio, src: &Path, dst: &str) -> Result<()> {
     Ok(())
 }
 
-fn vm_config(a: &Args) -> Result<VmConfig> {
-    let arch = a.or("arch", "arm64").to_string();
-    let default_qemu = if arch == "x86_64" {
-        "qemu-system-x86_64"
-    } else {
-        "qemu-system-aarch64"
-    };
-    Ok(VmConfig {
-        qemu: a.or("qemu", default_qemu).to_string(),
-        arch,
-        kernel: a.path("kernel")?,
-        initrd: a.path("initrd")?,
-        display: a.or("device", "VGA").to_string(),
-        append: a.or("append", "").to_string(),
-        backend: a.or("display", "none").to_string(),
-        workdir: a.path("out")?,
-        echo: false,
-        time_scale: std::env::var("VMTEST_TIME_SCALE")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(1.0),
-    })
-}
-
 /// Boots, brings the display up, prints the console and saves a screenshot.
-fn run(a: &Args) -> Result<()> {
-    let mut cfg = vm_config(a)?;
+fn run(a: &RunArgs) -> Result<()> {
+    let mut cfg = a.vm.config("VGA");
     cfg.echo = true;
     let mut vm = Vm::boot(&cfg, Duration::from_secs(300))?;
-    if let Some(m) = a.flags.get("load") {
+    if let Some(m) = &a.load {
         vm.ok(&format!("modprobe {m}"))?;
     }
     vm.ok("test -c /dev/dri/card0 || { echo 'no DRM device: is a driver for the display bound?'; exit 1; }")?;
@@ -229,51 +120,37 @@ fn run(a: &Args) -> Result<()> {
     vm.shutdown()
 }
 
-fn check(a: &Args) -> Result<bool> {
-    let cfg = vm_config(a)?;
+/// Runs the suites `a` names, in order; whether all passed. A name that is not a suite is
+/// an error before any guest boots.
+fn check(a: &CheckArgs) -> Result<bool> {
+    let cfg = a.vm.config("VGA");
+    let suites = a
+        .suites
+        .iter()
+        .map(|s| suite::find(s))
+        .collect::<Result<Vec<_>>>()?;
     let mut failed = 0;
     let mut lines = Vec::new();
-    for s in &a.rest {
-        let mut rep = suite::Report::new(s);
-        match s.as_str() {
-            "cbochs-vga" => suite::driver_suite(&cfg, &suite::C_BOCHS, "VGA", &mut rep)?,
-            "cbochs-display" => {
-                suite::driver_suite(&cfg, &suite::C_BOCHS, "bochs-display", &mut rep)?
-            }
-            "rbochs-vga" => suite::driver_suite(&cfg, &suite::RBOCHS, "VGA", &mut rep)?,
-            "rbochs-display" => {
-                suite::driver_suite(&cfg, &suite::RBOCHS, "bochs-display", &mut rep)?
-            }
-            "rbochs-noedid" => suite::noedid_suite(&cfg, &suite::RBOCHS, &mut rep)?,
-            "cbochs-noedid" => suite::noedid_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
-            "builtin" => suite::builtin_suite(&cfg, &mut rep)?,
-            "coexist-vga" => coexist::coexist_suite(&cfg, "VGA", &mut rep)?,
-            "coexist-display" => coexist::coexist_suite(&cfg, "bochs-display", &mut rep)?,
-            "kunit" => suite::kunit_suite(&cfg, &mut rep)?,
-            "sample" => suite::sample_suite(&cfg, &mut rep)?,
-            "rbochs-fuzz" => suite::fuzz_suite(&cfg, &suite::RBOCHS, &mut rep)?,
-            "cbochs-fuzz" => suite::fuzz_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
-            "rbochs-odd" => suite::odd_suite(&cfg, &suite::RBOCHS, &mut rep)?,
-            "cbochs-odd" => suite::odd_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
-            "rbochs-hotplug" => suite::hotplug_suite(&cfg, &suite::RBOCHS, &mut rep)?,
-            "cbochs-hotplug" => suite::hotplug_suite(&cfg, &suite::C_BOCHS, &mut rep)?,
-            "rbochs-stress" => suite::stress_suite(&cfg, &suite::RBOCHS, 100, &mut rep)?,
-            "cbochs-stress" => suite::stress_suite(&cfg, &suite::C_BOCHS, 100, &mut rep)?,
-            _ => return Err(format!("unknown suite '{s}'")),
-        }
+    for s in suites {
+        let mut rep = suite::Report::new(&s.name);
+        s.run(&cfg, &mut rep)?;
         failed += rep.failed;
         lines.extend(rep.lines);
     }
-    let res = a.path("results")?;
-    std::fs::write(&res, lines.join("\n") + "\n").map_err(|e| format!("{}: {e}", res.display()))?;
+    write_lines(&a.results, &lines)?;
     Ok(failed == 0)
 }
 
+/// Writes result lines to `path`.
+fn write_lines(path: &Path, lines: &[String]) -> Result<()> {
+    std::fs::write(path, lines.join("\n") + "\n").map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
 /// Adds up PASS/FAIL/SKIP lines and cargo's "test result:" lines.
-fn summary(files: &[String]) -> Result<bool> {
+fn summary(files: &[PathBuf]) -> Result<bool> {
     let (mut p, mut f, mut s) = (0, 0, 0);
     for file in files {
-        let text = String::from_utf8_lossy(&read(Path::new(file))?).into_owned();
+        let text = String::from_utf8_lossy(&read(file)?).into_owned();
         let (tp, tf, ts) = count(&text);
         p += tp;
         f += tf;
@@ -315,47 +192,39 @@ fn count(text: &str) -> (usize, usize, usize) {
 }
 
 /// IGT GPU Tools on rbochs and C bochs; the initramfs must carry IGT under /igt.
-fn igt_cmd(a: &Args) -> Result<bool> {
-    let cfg = vm_config(a)?;
-    let per_test = Duration::from_secs(a.num("timeout", 120)?.into());
+fn igt_cmd(a: &IgtArgs) -> Result<bool> {
+    let cfg = a.vm.config("VGA");
+    let per_test = Duration::from_secs(a.timeout.into());
     let rep = igt::igt(
         &cfg,
         per_test,
-        &a.rest,
-        &a.path("report")?,
-        a.num("timing-runs", 2)?,
-        a.has("timing-only"),
+        &a.tests,
+        &a.report,
+        a.timing_runs,
+        a.timing_only,
     )?;
-    let res = a.path("results")?;
-    std::fs::write(&res, rep.lines.join("\n") + "\n")
-        .map_err(|e| format!("{}: {e}", res.display()))?;
+    write_lines(&a.results, &rep.lines)?;
     Ok(rep.failed == 0)
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let Some((cmd, rest)) = argv.split_first() else {
-        eprintln!("usage: vmtest initramfs|run|check|summary|bench|igt ...");
-        return ExitCode::from(2);
-    };
-    let res = Args::parse(rest).and_then(|a| match cmd.as_str() {
-        "initramfs" => initramfs(&a).map(|_| true),
-        "run" => run(&a).map(|_| true),
-        "check" => check(&a),
-        "summary" => summary(&a.rest),
-        "bench" => bench::bench(&a),
-        "igt" => igt_cmd(&a),
-        "igt-tests" => {
+    let res = match Cli::parse().command {
+        Command::Initramfs(a) => initramfs(&a).map(|_| true),
+        Command::Run(a) => run(&a).map(|_| true),
+        Command::Check(a) => check(&a),
+        Command::Summary { files } => summary(&files),
+        Command::Bench(a) => bench::bench(&a),
+        Command::Igt(a) => igt_cmd(&a),
+        Command::IgtTests => {
             igt::TESTS.iter().for_each(|t| println!("{}", t.name));
             Ok(true)
         }
-        _ => Err(format!("unknown command '{cmd}'")),
-    });
+    };
     match res {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("vmtest: error: {e}");
+            eprintln!("vmtest: error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -364,32 +233,13 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vm::VmConfig;
 
     #[test]
     fn counts_all_sources() {
         let text = "PASS a.b\nFAIL a.c: why\nSKIP a.d: no kvm\n\
                     test result: ok. 7 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.01s\n";
         assert_eq!(count(text), (8, 2, 3));
-    }
-
-    #[test]
-    fn args_need_values() {
-        let a: Vec<String> = ["--out"].iter().map(|s| s.to_string()).collect();
-        assert!(Args::parse(&a).is_err());
-    }
-
-    #[test]
-    fn args_switches_and_repeats() -> Result<()> {
-        let argv = "--extra a --smoke --extra b --runs 3 x";
-        let a: Vec<String> = argv.split(' ').map(String::from).collect();
-        let a = Args::parse(&a)?;
-        assert!(a.has("smoke") && !a.has("frames"));
-        assert_eq!(a.all("extra").collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!((a.num("runs", 5)?, a.num("frames", 7)?), (3, 7));
-        assert_eq!(a.rest, ["x"]);
-        let bad: Vec<String> = ["--runs", "0"].iter().map(|s| s.to_string()).collect();
-        assert!(Args::parse(&bad)?.num("runs", 5).is_err());
-        Ok(())
     }
 
     #[test]
@@ -412,7 +262,8 @@ mod tests {
         };
         let err = Vm::boot(&cfg, Duration::from_secs(5))
             .err()
-            .expect("boot must fail");
+            .expect("boot must fail")
+            .to_string();
         assert!(
             err.starts_with("cannot start QEMU (/nonexistent/qemu-system-aarch64)"),
             "{err}"
@@ -426,7 +277,8 @@ mod tests {
         };
         let err = Vm::boot(&cfg, Duration::from_secs(30))
             .err()
-            .expect("boot must fail");
+            .expect("boot must fail")
+            .to_string();
         assert!(
             err.contains("QEMU exited") && err.contains("no-such-device"),
             "{err}"

@@ -8,6 +8,8 @@
 //! size (a mapping may be split over several lines when it mixes block and
 //! page entries).
 
+use anyhow::anyhow;
+
 use crate::Result;
 
 /// One line of the dump.
@@ -80,12 +82,12 @@ pub fn find_region(new: &[Range], size: u64) -> Result<Region> {
     let mut found = runs.into_iter().filter(|g| g.end - g.start == size);
     match (found.next(), found.next()) {
         (Some(g), None) => Ok(g),
-        (None, _) => Err(format!(
+        (None, _) => Err(anyhow!(
             "no new mapping of {size:#x} bytes among {} new page-table ranges:\n{}",
             new.len(),
             describe(new)
         )),
-        (Some(a), Some(b)) => Err(format!(
+        (Some(a), Some(b)) => Err(anyhow!(
             "ambiguous: {a:x?} and {b:x?} are both {size:#x} bytes"
         )),
     }
@@ -130,7 +132,9 @@ mod tests {
 
     #[test]
     fn does_not_merge_across_types_or_gaps() {
-        let err = find_region(&parse(DUMP), (16 << 20) + 4096).unwrap_err();
+        let err = find_region(&parse(DUMP), (16 << 20) + 4096)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("no new mapping of 0x1001000 bytes"),
             "{err}"
@@ -146,6 +150,7 @@ mod tests {
         let two = format!("{DUMP}0xffff800090000000-0xffff800090300000 3M PTE RW MEM/NORMAL\n");
         assert!(find_region(&parse(&two), 3 << 20)
             .unwrap_err()
+            .to_string()
             .starts_with("ambiguous"));
     }
 }

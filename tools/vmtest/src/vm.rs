@@ -9,15 +9,17 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use anyhow::anyhow;
+use serde_json::json;
 
+use crate::accel::{choose_accel, host_arch, kvm_fast, kvm_usable, machine_args};
+use crate::qmp::Qmp;
 use crate::Result;
 
 /// Printed by the guest's init once it is ready for commands.
@@ -42,147 +44,6 @@ pub struct VmConfig {
     pub echo: bool,
     /// Multiplies every timeout (slow machines, debug kernels).
     pub time_scale: f64,
-}
-
-/// Whether this process may use KVM (`/dev/kvm` opens read-write).
-fn kvm_usable() -> bool {
-    File::options()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok()
-}
-
-/// Whether KVM runs `kernel` at a useful speed: on some nested set-ups `/dev/kvm` opens but a
-/// guest crawls (on this project's Firecracker machines the kernel's decompressor alone takes
-/// minutes). A probe boot must print the kernel's banner within [`KVM_PROBE_TIME`]; under a
-/// working KVM it does in about a second. Probed once per process.
-fn kvm_fast(qemu: &str, arch: &str, kernel: &Path) -> bool {
-    static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FAST.get_or_init(|| {
-        let fast = probe_kvm(qemu, arch, kernel);
-        if !fast {
-            println!(
-                "vmtest: /dev/kvm opens, but a guest under KVM did not print its banner within \
-                 {} s: using TCG (VMTEST_ACCEL=kvm forces KVM)",
-                KVM_PROBE_TIME.as_secs()
-            );
-        }
-        fast
-    })
-}
-
-/// How long the KVM probe waits for the guest kernel's banner.
-const KVM_PROBE_TIME: Duration = Duration::from_secs(20);
-
-fn probe_kvm(qemu: &str, arch: &str, kernel: &Path) -> bool {
-    let Some(k) = kernel.to_str() else {
-        return false;
-    };
-    let console = if arch == "x86_64" { "ttyS0" } else { "ttyAMA0" };
-    let child = Command::new(qemu)
-        .args(machine_args(arch, "kvm"))
-        .args(["-m", "256", "-smp", "1"])
-        .args([
-            "-display",
-            "none",
-            "-nodefaults",
-            "-no-reboot",
-            "-serial",
-            "stdio",
-        ])
-        .args(["-kernel", k, "-append"])
-        .arg(format!("console={console} panic=-1"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(mut child) = child else {
-        return false;
-    };
-    let Some(out) = child.stdout.take() else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return false;
-    };
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut rd = BufReader::new(out);
-        let mut buf = Vec::new();
-        while matches!(rd.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
-            if String::from_utf8_lossy(&buf).contains("Linux version") {
-                let _ = tx.send(());
-                return;
-            }
-            buf.clear();
-        }
-    });
-    let fast = rx.recv_timeout(KVM_PROBE_TIME).is_ok();
-    let _ = child.kill();
-    let _ = child.wait();
-    fast
-}
-
-/// The host's architecture, named as the guests are (`x86_64`, `arm64`).
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "aarch64" => "arm64",
-        a => a,
-    }
-}
-
-/// The accelerator for a guest of `arch` on a host of `host`. KVM runs only native guests; for
-/// those `forced` (`VMTEST_ACCEL`: `kvm` or `tcg`) decides, or else `kvm_ok` (KVM usable, and
-/// fast: [`kvm_fast`]), which is not asked for a foreign guest. A foreign guest runs under
-/// TCG whatever `forced` says, with a message when it asked for KVM.
-fn choose_accel(
-    host: &str,
-    arch: &str,
-    forced: Option<&str>,
-    kvm_ok: impl FnOnce() -> bool,
-) -> &'static str {
-    if host != arch {
-        static SAID: std::sync::Once = std::sync::Once::new();
-        if forced == Some("kvm") {
-            SAID.call_once(|| {
-                println!(
-                    "vmtest: VMTEST_ACCEL=kvm, but KVM cannot run an {arch} guest on this {host} \
-                     host: using TCG"
-                )
-            });
-        }
-        return "tcg";
-    }
-    let kvm = match forced {
-        Some("tcg") => false,
-        Some("kvm") => true,
-        _ => kvm_ok(),
-    };
-    if kvm {
-        "kvm"
-    } else {
-        "tcg"
-    }
-}
-
-/// QEMU's accelerator, machine and CPU options for a guest of `arch` under `accel`. Under
-/// KVM the guest gets the host's CPU and, on arm64, the host's interrupt controller version
-/// (a GICv3 host cannot give a guest the GICv2 that `virt` defaults to). Under TCG an arm64
-/// guest gets a Cortex-A57.
-pub fn machine_args(arch: &str, accel: &str) -> Vec<&'static str> {
-    match (arch, accel) {
-        ("x86_64", "kvm") => vec!["-accel", "kvm", "-cpu", "host", "-M", "q35"],
-        ("x86_64", _) => vec!["-accel", "tcg", "-M", "q35"],
-        (_, "kvm") => vec![
-            "-accel",
-            "kvm",
-            "-M",
-            "virt,gic-version=host",
-            "-cpu",
-            "host",
-        ],
-        _ => vec!["-accel", "tcg", "-M", "virt", "-cpu", "cortex-a57"],
-    }
 }
 
 impl VmConfig {
@@ -264,19 +125,19 @@ impl Vm {
     pub fn boot(cfg: &VmConfig, boot_timeout: Duration) -> Result<Vm> {
         for (what, p) in [("kernel image", &cfg.kernel), ("initramfs", &cfg.initrd)] {
             if !p.exists() {
-                return Err(format!(
+                return Err(anyhow!(
                     "{what} {} not found (run the build first: make kernel)",
                     p.display()
                 ));
             }
         }
         std::fs::create_dir_all(&cfg.workdir)
-            .map_err(|e| format!("{}: {e}", cfg.workdir.display()))?;
+            .map_err(|e| anyhow!("{}: {e}", cfg.workdir.display()))?;
         let qmp_path = cfg.workdir.join("qmp.sock");
         let _ = std::fs::remove_file(&qmp_path);
         let log_path = cfg.workdir.join("console.log");
         let mut log =
-            File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+            File::create(&log_path).map_err(|e| anyhow!("{}: {e}", log_path.display()))?;
         let args = cfg.args(&qmp_path);
         println!("vmtest: {} under {}", cfg.qemu, cfg.accel().to_uppercase());
         writeln!(log, "# {} {}", cfg.qemu, args.join(" ")).ok();
@@ -287,14 +148,23 @@ impl Vm {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| {
-                format!(
+                anyhow!(
                     "cannot start QEMU ({}): {e}; install it with 'make setup'",
                     cfg.qemu
                 )
             })?;
-        let stdin = child.stdin.take().ok_or("QEMU stdin missing")?;
-        let stdout = child.stdout.take().ok_or("QEMU stdout missing")?;
-        let stderr = child.stderr.take().ok_or("QEMU stderr missing")?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| anyhow!("QEMU stdin missing"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("QEMU stdout missing"))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow!("QEMU stderr missing"))?;
         let (tx, rx) = mpsc::channel();
         let echo = cfg.echo;
         let errtx = tx.clone();
@@ -338,7 +208,7 @@ impl Vm {
             seq: 0,
         };
         vm.wait_for(|l| l.contains(BOOT_MARKER), boot_timeout)
-            .map_err(|e| format!("guest did not boot: {e}"))?;
+            .map_err(|e| anyhow!("guest did not boot: {e}"))?;
         // Swallow the shell's greeting so it is not taken as command output.
         vm.run("true", boot_timeout)?;
         Ok(vm)
@@ -371,11 +241,11 @@ impl Vm {
                 Ok(l)
             }
             Err(RecvTimeoutError::Timeout) => {
-                Err(format!("timed out; console tail:\n{}", self.tail()))
+                Err(anyhow!("timed out; console tail:\n{}", self.tail()))
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let status = self.child.wait().map(|s| s.to_string()).unwrap_or_default();
-                Err(format!(
+                Err(anyhow!(
                     "QEMU exited ({status}); console tail:\n{}",
                     self.tail()
                 ))
@@ -406,7 +276,7 @@ impl Vm {
     pub fn send(&mut self, line: &str) -> Result<()> {
         writeln!(self.stdin, "{line}")
             .and_then(|_| self.stdin.flush())
-            .map_err(|e| format!("write to guest console: {e}"))
+            .map_err(|e| anyhow!("write to guest console: {e}"))
     }
 
     /// Starts `cmd` in the guest shell; finish it with [`Vm::finish`].
@@ -430,7 +300,7 @@ impl Vm {
         let (status, after) = rest.split_once("@@").unwrap_or((rest, ""));
         let rc = status
             .parse()
-            .map_err(|_| format!("bad status marker '{last}'"))?;
+            .map_err(|_| anyhow!("bad status marker '{last}'"))?;
         if !after.is_empty() {
             out.push(after.to_string());
         }
@@ -447,7 +317,7 @@ impl Vm {
     pub fn ok(&mut self, cmd: &str) -> Result<Vec<String>> {
         let (rc, out) = self.run(cmd, Duration::from_secs(120))?;
         if rc != 0 {
-            return Err(format!("guest: '{cmd}' exited {rc}:\n{}", indent(&out)));
+            return Err(anyhow!("guest: '{cmd}' exited {rc}:\n{}", indent(&out)));
         }
         Ok(out)
     }
@@ -471,7 +341,7 @@ impl Vm {
         self.qmp()?
             .execute("screendump", json!({ "filename": p, "format": "png" }))?;
         if !path.exists() {
-            return Err(format!("QMP screendump did not write {p}"));
+            return Err(anyhow!("QMP screendump did not write {p}"));
         }
         Ok(())
     }
@@ -505,65 +375,6 @@ pub fn indent(lines: &[String]) -> String {
     lines.iter().map(|l| format!("    | {l}\n")).collect()
 }
 
-/// A minimal QMP client.
-struct Qmp {
-    rd: BufReader<UnixStream>,
-    wr: UnixStream,
-}
-
-impl Qmp {
-    fn connect(path: &Path) -> Result<Qmp> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let sock = loop {
-            match UnixStream::connect(path) {
-                Ok(s) => break s,
-                Err(e) if Instant::now() > deadline => {
-                    return Err(format!("QMP {}: {e}", path.display()))
-                }
-                Err(_) => thread::sleep(Duration::from_millis(50)),
-            }
-        };
-        sock.set_read_timeout(Some(Duration::from_secs(60))).ok();
-        let wr = sock.try_clone().map_err(|e| format!("QMP: {e}"))?;
-        let mut q = Qmp {
-            rd: BufReader::new(sock),
-            wr,
-        };
-        let greeting = q.read()?;
-        if greeting.get("QMP").is_none() {
-            return Err(format!("QMP: unexpected greeting {greeting}"));
-        }
-        q.execute("qmp_capabilities", json!({}))?;
-        Ok(q)
-    }
-
-    fn read(&mut self) -> Result<Value> {
-        let mut line = String::new();
-        match self.rd.read_line(&mut line) {
-            Ok(0) => Err("QMP: connection closed".into()),
-            Ok(_) => {
-                serde_json::from_str(&line).map_err(|e| format!("QMP: bad reply '{line}': {e}"))
-            }
-            Err(e) => Err(format!("QMP: {e}")),
-        }
-    }
-
-    fn execute(&mut self, cmd: &str, args: Value) -> Result<Value> {
-        let msg = json!({ "execute": cmd, "arguments": args });
-        writeln!(self.wr, "{msg}").map_err(|e| format!("QMP: {e}"))?;
-        loop {
-            let v = self.read()?;
-            if let Some(r) = v.get("return") {
-                return Ok(r.clone());
-            }
-            if let Some(e) = v.get("error") {
-                return Err(format!("QMP {cmd}: {e}"));
-            }
-            // Anything else is an asynchronous event; skip it.
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -583,63 +394,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn kvm_only_for_native_guests() {
-        let never = || -> bool { panic!("KVM probed for a foreign guest") };
-        assert_eq!(choose_accel("x86_64", "arm64", None, never), "tcg");
-        assert_eq!(choose_accel("x86_64", "arm64", Some("kvm"), never), "tcg");
-        assert_eq!(choose_accel("arm64", "x86_64", None, never), "tcg");
-        assert_eq!(choose_accel("arm64", "arm64", None, || true), "kvm");
-        assert_eq!(choose_accel("arm64", "arm64", None, || false), "tcg");
-        assert_eq!(choose_accel("x86_64", "x86_64", None, || true), "kvm");
-        // VMTEST_ACCEL decides without a probe.
-        let unasked = || -> bool { panic!("KVM probed although forced") };
-        assert_eq!(choose_accel("arm64", "arm64", Some("tcg"), unasked), "tcg");
-        assert_eq!(choose_accel("arm64", "arm64", Some("kvm"), unasked), "kvm");
-        assert_eq!(
-            choose_accel("x86_64", "x86_64", Some("kvm"), unasked),
-            "kvm"
-        );
-    }
-
     /// The option that follows `opt` in `args`.
     fn after<'a>(args: &'a [String], opt: &str) -> Option<&'a str> {
         let i = args.iter().position(|a| a == opt)?;
         args.get(i + 1).map(String::as_str)
-    }
-
-    #[test]
-    fn arm64_under_kvm_gets_the_host_cpu_and_gic() {
-        let a: Vec<String> = machine_args("arm64", "kvm")
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(after(&a, "-accel"), Some("kvm"));
-        assert_eq!(after(&a, "-M"), Some("virt,gic-version=host"));
-        assert_eq!(after(&a, "-cpu"), Some("host"));
-        let t: Vec<String> = machine_args("arm64", "tcg")
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(after(&t, "-accel"), Some("tcg"));
-        assert_eq!(after(&t, "-M"), Some("virt"));
-        assert_eq!(after(&t, "-cpu"), Some("cortex-a57"));
-    }
-
-    #[test]
-    fn x86_64_under_kvm_gets_the_host_cpu() {
-        let a: Vec<String> = machine_args("x86_64", "kvm")
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(after(&a, "-accel"), Some("kvm"));
-        assert_eq!(after(&a, "-M"), Some("q35"));
-        assert_eq!(after(&a, "-cpu"), Some("host"));
-        let t: Vec<String> = machine_args("x86_64", "tcg")
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(after(&t, "-cpu"), None);
     }
 
     #[test]

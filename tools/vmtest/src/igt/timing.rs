@@ -21,8 +21,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::igt::{parse_output, Verdict};
-use crate::suite::{self, Driver, Report};
+use anyhow::anyhow;
+
+use super::parse::{parse_output, Verdict};
+use crate::suite::{self, Report};
 use crate::vm::{Vm, VmConfig};
 use crate::Result;
 
@@ -96,10 +98,10 @@ impl Samples {
     }
 
     /// The verdict on rbochs: `Err` when it passed fewer runs than C bochs and `judged`.
-    pub fn judge(&self, judged: bool) -> std::result::Result<(), String> {
+    pub fn judge(&self, judged: bool) -> Result<()> {
         let (a, b) = (Self::passed(&self.ours), Self::passed(&self.reference));
         if judged && a < b {
-            Err(format!(
+            Err(anyhow!(
                 "rbochs passed {a} of {} runs, C bochs {b} of {}",
                 self.ours.len(),
                 self.reference.len()
@@ -159,7 +161,7 @@ pub fn sample(
     let dev = suite::pci_name(&mut vm)?;
     let secs = (per_test.as_secs() as f64 * cfg.time_scale).ceil() as u64;
     let mut all: Vec<Samples> = subtests.iter().map(|_| Samples::default()).collect();
-    let drivers: [&Driver; 2] = [&suite::RBOCHS, &suite::C_BOCHS];
+    let drivers = suite::DRIVERS;
     for round in 0..2 * runs {
         // rbochs, C bochs, C bochs, rbochs, ...: neither always goes first.
         let which = (round + round / 2) % 2;
@@ -229,7 +231,7 @@ pub fn record(
         if s.ours_log.is_empty() {
             rep_ours.record(&log, Ok(()));
         } else {
-            rep_ours.record(&log, Err(format!("kernel log:\n{}", s.ours_log.join("\n"))));
+            rep_ours.record(&log, Err(anyhow!("kernel log:\n{}", s.ours_log.join("\n"))));
         }
         if s.reference_log.is_empty() {
             rep_ref.record(&log, Ok(()));

@@ -11,12 +11,15 @@
 
 use std::time::Duration;
 
-use crate::suite::{self, Driver, Report};
+use anyhow::anyhow;
+
+use super::report::{check_kernel_log, Report};
+use super::{guest::pci_name, guest::wait_guest, Driver, C_BOCHS, DRIVERS, RBOCHS};
 use crate::vm::{Vm, VmConfig};
 use crate::Result;
 
 /// The modprobe.d file the project ships, as tested.
-pub const SHIPPED_CONF: &str = include_str!("../../../configs/modprobe.d/rbochs.conf");
+pub const SHIPPED_CONF: &str = include_str!("../../../../configs/modprobe.d/rbochs.conf");
 
 /// Loads the modules of the device's modalias under `conf` (the contents of
 /// /etc/modprobe.d/rbochs.conf, `None`: no such file) and returns the driver bound to the
@@ -34,7 +37,7 @@ fn load_by_alias(vm: &mut Vm, dev: &str, conf: Option<&str>) -> Result<(String, 
     vm.ok(&format!(
         "modprobe \"$(cat /sys/bus/pci/devices/{dev}/modalias)\""
     ))?;
-    suite::wait_guest(vm, "ls /dev/dri/card* > /dev/null 2>&1")?;
+    wait_guest(vm, "ls /dev/dri/card* > /dev/null 2>&1")?;
     let bound = vm
         .ok(&format!(
             "basename \"$(readlink /sys/bus/pci/devices/{dev}/driver)\""
@@ -42,9 +45,8 @@ fn load_by_alias(vm: &mut Vm, dev: &str, conf: Option<&str>) -> Result<(String, 
         .join("")
         .trim()
         .to_string();
-    let drivers = [&suite::RBOCHS, &suite::C_BOCHS];
     let mut loaded = Vec::new();
-    for d in drivers {
+    for d in DRIVERS {
         if vm
             .run(
                 &format!("test -d /sys/module/{}", d.module),
@@ -66,7 +68,7 @@ fn load_by_alias(vm: &mut Vm, dev: &str, conf: Option<&str>) -> Result<(String, 
 fn only(got: (String, Vec<String>), drv: &Driver) -> Result<()> {
     let (bound, loaded) = got;
     if bound != drv.pci_driver || loaded != [drv.module] {
-        return Err(format!(
+        return Err(anyhow!(
             "bound to '{bound}' with modules {loaded:?} loaded, want {} alone",
             drv.module
         ));
@@ -76,11 +78,11 @@ fn only(got: (String, Vec<String>), drv: &Driver) -> Result<()> {
 
 /// The suite on `device` (`VGA` or `bochs-display`).
 pub fn coexist_suite(cfg: &VmConfig, device: &str, rep: &mut Report) -> Result<()> {
-    let Some(mut vm) = suite::boot_suite(cfg, &format!("coexist-{device}"), device.into(), rep)
+    let Some(mut vm) = super::boot_suite(cfg, &format!("coexist-{device}"), device.into(), rep)
     else {
         return Ok(());
     };
-    let dev = match suite::pci_name(&mut vm) {
+    let dev = match pci_name(&mut vm) {
         Ok(d) => d,
         Err(e) => {
             rep.record("device", Err(e));
@@ -89,12 +91,11 @@ pub fn coexist_suite(cfg: &VmConfig, device: &str, rep: &mut Report) -> Result<(
     };
     rep.record(
         "shipped-conf-binds-rbochs",
-        load_by_alias(&mut vm, &dev, Some(SHIPPED_CONF)).and_then(|g| only(g, &suite::RBOCHS)),
+        load_by_alias(&mut vm, &dev, Some(SHIPPED_CONF)).and_then(|g| only(g, &RBOCHS)),
     );
     rep.record(
         "inverse-conf-binds-bochs",
-        load_by_alias(&mut vm, &dev, Some("blacklist rbochs"))
-            .and_then(|g| only(g, &suite::C_BOCHS)),
+        load_by_alias(&mut vm, &dev, Some("blacklist rbochs")).and_then(|g| only(g, &C_BOCHS)),
     );
     // Without a choice both modules load and one binds; which is the alias lookup's order,
     // not a promise: the suite checks that exactly one of the two drives the device.
@@ -104,14 +105,14 @@ pub fn coexist_suite(cfg: &VmConfig, device: &str, rep: &mut Report) -> Result<(
             println!(
                 "coexist: {device}: without a modprobe.d file, {bound} binds ({loaded:?} loaded)"
             );
-            if [suite::RBOCHS.pci_driver, suite::C_BOCHS.pci_driver].contains(&bound.as_str()) {
+            if [RBOCHS.pci_driver, C_BOCHS.pci_driver].contains(&bound.as_str()) {
                 Ok(())
             } else {
-                Err(format!("bound to '{bound}' with {loaded:?} loaded"))
+                Err(anyhow!("bound to '{bound}' with {loaded:?} loaded"))
             }
         }),
     );
-    rep.record("kernel-log", suite::check_kernel_log(&mut vm));
+    rep.record("kernel-log", check_kernel_log(&mut vm));
     vm.shutdown()
 }
 

@@ -31,8 +31,11 @@ phase() {
 	return $rc
 }
 
+# The host tools' tests, and the in-guest tools' own (argument parsing), run on the host.
 host_tests() {
 	(cd tools/vmtest && cargo test --release 2>&1) | tee "$RES/host-unit.txt"
+	[ "${PIPESTATUS[0]}" = 0 ] || return 1
+	(cd tools/guest && cargo test --release 2>&1) | tee "$RES/guest-unit.txt"
 }
 
 # suites NAME CONFIG SUITE...: run in-guest suites on a kernel configuration; results go to

@@ -8,6 +8,28 @@ use anyhow::anyhow;
 
 use crate::Result;
 
+/// A screenshot that is not the image expected: what [`Image::compare`] fails with, so that a
+/// caller can tell a wrong picture from a failure to take one.
+#[derive(Debug)]
+pub struct PixelsDiffer {
+    pub bad: usize,
+    pub total: usize,
+    /// The first few differing pixels.
+    pub first: String,
+}
+
+impl std::fmt::Display for PixelsDiffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} pixels differ: {}",
+            self.bad, self.total, self.first
+        )
+    }
+}
+
+impl std::error::Error for PixelsDiffer {}
+
 /// An RGB image, one `0x00RRGGBB` word per pixel.
 pub struct Image {
     pub width: u32,
@@ -73,11 +95,12 @@ impl Image {
         if bad == 0 {
             Ok(())
         } else {
-            Err(anyhow!(
-                "{bad} of {} pixels differ: {}",
-                self.pixels.len(),
-                first.join("; ")
-            ))
+            Err(PixelsDiffer {
+                bad,
+                total: self.pixels.len(),
+                first: first.join("; "),
+            }
+            .into())
         }
     }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 
 use super::guest::{card_info, with_client};
 use super::report::Report;
@@ -80,7 +80,7 @@ fn screen_shows(
             ));
         }
         img.compare(expect)
-            .map_err(|e| anyhow!("{}: {e}", shot.display()))
+            .with_context(|| shot.display().to_string())
     })
 }
 

@@ -181,36 +181,37 @@ mod tests {
     }
 
     #[test]
-    fn arm64_under_kvm_gets_the_host_cpu_and_gic() {
-        let a: Vec<String> = machine_args("arm64", "kvm")
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(after(&a, "-accel"), Some("kvm"));
-        assert_eq!(after(&a, "-M"), Some("virt,gic-version=host"));
-        assert_eq!(after(&a, "-cpu"), Some("host"));
-        let t: Vec<String> = machine_args("arm64", "tcg")
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(after(&t, "-accel"), Some("tcg"));
-        assert_eq!(after(&t, "-M"), Some("virt"));
-        assert_eq!(after(&t, "-cpu"), Some("cortex-a57"));
-    }
-
-    #[test]
-    fn x86_64_under_kvm_gets_the_host_cpu() {
-        let a: Vec<String> = machine_args("x86_64", "kvm")
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(after(&a, "-accel"), Some("kvm"));
-        assert_eq!(after(&a, "-M"), Some("q35"));
-        assert_eq!(after(&a, "-cpu"), Some("host"));
-        let t: Vec<String> = machine_args("x86_64", "tcg")
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(after(&t, "-cpu"), None);
+    fn machine_options_per_guest_and_accelerator() {
+        // Guest, accelerator: -accel, -M and -cpu.
+        let want = [
+            (
+                "arm64",
+                "kvm",
+                Some("kvm"),
+                Some("virt,gic-version=host"),
+                Some("host"),
+            ),
+            (
+                "arm64",
+                "tcg",
+                Some("tcg"),
+                Some("virt"),
+                Some("cortex-a57"),
+            ),
+            ("x86_64", "kvm", Some("kvm"), Some("q35"), Some("host")),
+            ("x86_64", "tcg", Some("tcg"), Some("q35"), None),
+        ];
+        for (arch, accel, a, m, cpu) in want {
+            let args: Vec<String> = machine_args(arch, accel)
+                .into_iter()
+                .map(String::from)
+                .collect();
+            let got = (
+                after(&args, "-accel"),
+                after(&args, "-M"),
+                after(&args, "-cpu"),
+            );
+            assert_eq!(got, (a, m, cpu), "{arch} under {accel}");
+        }
     }
 }

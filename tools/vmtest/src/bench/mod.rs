@@ -78,15 +78,9 @@ fn switch(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
 /// Binds the display to `to`, whatever holds it now; waits for the card. (IGT's KMS tests
 /// leave fbcon unbound, so the IGT timing samples cannot wait for it.)
 pub fn bind(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
-    let cur = vm.ok(&format!(
-        "basename \"$(readlink /sys/bus/pci/devices/{dev}/driver)\" 2>/dev/null; true"
-    ))?;
-    let cur = cur
-        .first()
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
+    let cur = suite::bound_driver(vm, dev)?;
     if cur != to.pci_driver {
-        if !cur.is_empty() && cur != "." {
+        if !cur.is_empty() {
             vm.ok(&format!("echo {dev} > /sys/bus/pci/drivers/{cur}/unbind"))?;
         }
         let d = format!("/sys/bus/pci/drivers/{}", to.pci_driver);
@@ -96,13 +90,10 @@ pub fn bind(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
         ))?;
     }
     suite::wait_guest(vm, "ls /dev/dri/card* > /dev/null 2>&1")?;
-    let now = vm.ok(&format!(
-        "basename \"$(readlink /sys/bus/pci/devices/{dev}/driver)\""
-    ))?;
-    if now.first().map(|s| s.trim()) != Some(to.pci_driver) {
+    let now = suite::bound_driver(vm, dev)?;
+    if now != to.pci_driver {
         return Err(anyhow!(
-            "the display is bound to {:?}, want {}",
-            now.first(),
+            "the display is bound to {now:?}, want {}",
             to.pci_driver
         ));
     }

@@ -14,7 +14,9 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use super::report::{check_kernel_log, Report};
-use super::{guest::pci_name, guest::wait_guest, Driver, C_BOCHS, DRIVERS, RBOCHS};
+use super::{
+    guest::bound_driver, guest::pci_name, guest::wait_guest, Driver, C_BOCHS, DRIVERS, RBOCHS,
+};
 use crate::vm::{Vm, VmConfig};
 use crate::Result;
 
@@ -38,13 +40,7 @@ fn load_by_alias(vm: &mut Vm, dev: &str, conf: Option<&str>) -> Result<(String, 
         "modprobe \"$(cat /sys/bus/pci/devices/{dev}/modalias)\""
     ))?;
     wait_guest(vm, "ls /dev/dri/card* > /dev/null 2>&1")?;
-    let bound = vm
-        .ok(&format!(
-            "basename \"$(readlink /sys/bus/pci/devices/{dev}/driver)\""
-        ))?
-        .join("")
-        .trim()
-        .to_string();
+    let bound = bound_driver(vm, dev)?;
     let mut loaded = Vec::new();
     for d in DRIVERS {
         if vm

@@ -83,6 +83,17 @@ pub fn vram_size(vm: &mut Vm) -> Result<u64> {
     }
 }
 
+/// The PCI driver the device `dev` (a PCI name) is bound to, or `""` when none is.
+pub fn bound_driver(vm: &mut Vm, dev: &str) -> Result<String> {
+    let out = vm.ok(&format!(
+        "d=$(readlink /sys/bus/pci/devices/{dev}/driver) && basename \"$d\"; true"
+    ))?;
+    Ok(out
+        .first()
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default())
+}
+
 /// The PCI name (`0000:00:01.0`) of the display device.
 pub fn pci_name(vm: &mut Vm) -> Result<String> {
     bochs_pci(vm, "basename $d")?.ok_or_else(|| anyhow!("no 1234:1111 device"))

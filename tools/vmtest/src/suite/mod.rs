@@ -24,7 +24,7 @@ use anyhow::anyhow;
 use crate::vm::{Vm, VmConfig};
 use crate::Result;
 
-pub use guest::{parse_info, pci_name, wait_guest, FBCON_BOUND};
+pub use guest::{bound_driver, parse_info, pci_name, wait_guest, FBCON_BOUND};
 pub use report::{kernel_log_problems, summary_line, Report};
 
 /// What a driver-under-test looks like from the guest, and what it can do.

@@ -12,10 +12,6 @@
 //! visible image, so a test can check that what it drew arrived and what it did not damage did
 //! not.
 
-use core::sync::atomic::{
-    AtomicU64,
-    Ordering, //
-};
 use kernel::{
     debugfs,
     device::{
@@ -26,8 +22,10 @@ use kernel::{
         self, gem,
         kms::{
             self,
+            atomic_helper::CommitTail,
             connector::{
                 Connector,
+                ConnectorStatus,
                 ConnectorType,
                 DriverConnector,
                 ModeProbe, //
@@ -41,14 +39,20 @@ use kernel::{
                 Encoder,
                 EncoderType, //
             },
-            format,
+            format::Format,
+            gem_atomic_helper::{
+                CopyStats,
+                ShadowPlaneState, //
+            },
             mode::DisplayMode,
             plane::{
+                CheckFlags,
                 DriverPlane,
                 Plane,
                 PlaneCheck,
-                PlaneState, //
+                PlaneType, //
             },
+            vblank_helper::VblankTimer,
             KmsDriver,
             ModeConfigInfo,
             ModeStatus, //
@@ -84,26 +88,22 @@ impl kernel::Module for RustDrmKms {
         let faux = faux::Registration::new(c"rust_drm_kms", None)?;
         let fdev: &faux::Device<Bound> = faux.as_ref();
 
+        // The objects, then the finished mode configuration (vblank, initial state), then
+        // the registration: each step takes what the one before returns.
         let drm = drm::UnregisteredDevice::<SampleDriver>::new(fdev, Ok(()))?;
-        {
-            let mc = kms::ModeConfig::init(&drm)?;
-            let plane = Plane::new_primary(&mc, &[format::XRGB8888], Ok(Primary))?;
-            let crtc = Crtc::new(&mc, plane, Ok(Pipe))?;
-            let encoder = Encoder::new(&mc, EncoderType::VIRTUAL, crtc.mask())?;
-            let connector = Connector::new(&mc, ConnectorType::VIRTUAL, Ok(Output))?;
-            mc.attach_encoder(connector, encoder)?;
-            mc.vblank_init(1)?;
-            mc.create_initial_state()?;
-        }
+        let mc = kms::ModeConfig::init(drm)?;
+        let plane = Plane::new(&mc, PlaneType::Primary, &[Format::XRGB8888], Ok(Primary))?;
+        let crtc = Crtc::new(&mc, plane, Ok(Pipe))?;
+        let encoder = Encoder::new(&mc, EncoderType::VIRTUAL, crtc.mask())?;
+        let connector = Connector::new(&mc, ConnectorType::VIRTUAL, Ok(Output))?;
+        mc.attach_encoder(connector, encoder)?;
+        let drm = mc.finish()?;
 
         let frame = Frame::new()?;
         let dir = debugfs::Dir::new(c"rust_drm_kms");
         let screen = try_pin_init!(Screen {
             frame <- new_mutex!(frame),
-            commits: AtomicU64::new(0),
-            rects: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            last_bytes: AtomicU64::new(0),
+            copies: CopyStats::default(),
         }? Error);
         let reg_data = try_pin_init!(Display {
             screen <- dir.read_callback_file(c"state", screen, &Screen::show),
@@ -116,37 +116,12 @@ impl kernel::Module for RustDrmKms {
 
 struct SampleDriver;
 
-#[pin_data]
-struct SampleFile {}
-
-impl drm::file::DriverFile for SampleFile {
-    type Driver = SampleDriver;
-
-    fn open(_dev: &drm::Device<SampleDriver>) -> Result<Pin<KBox<Self>>> {
-        KBox::try_pin_init(try_pin_init!(Self {}), GFP_KERNEL)
-    }
-}
-
-/// GEM objects made from Rust; dumb buffers are C shmem objects that only reach the driver
-/// through the plane state's kernel mapping.
-#[pin_data]
-struct SampleObject {}
-
-impl gem::DriverObject for SampleObject {
-    type Driver = SampleDriver;
-    type Args = ();
-
-    fn new(_dev: &drm::Device<SampleDriver>, _size: usize, _args: ()) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {})
-    }
-}
-
 #[vtable]
 impl drm::Driver for SampleDriver {
     type Data = ();
     type RegistrationData<'a> = Display;
-    type File = SampleFile;
-    type Object = gem::shmem::Object<SampleObject>;
+    type File = kms::PlainFile<Self>;
+    type Object = gem::shmem::Object<kms::PlainObject<Self>>;
     type ParentDevice<Ctx: DeviceContext> = faux::Device<Ctx>;
 
     const INFO: drm::DriverInfo = drm::DriverInfo {
@@ -170,8 +145,10 @@ impl KmsDriver for SampleDriver {
         preferred_depth: 24,
         prefer_host_byte_order: false,
     };
+    // The vblank timer only ticks while the CRTC is on: enable it before the planes.
+    const COMMIT_TAIL: CommitTail = CommitTail::EnablesFirst;
 
-    fn mode_valid(_dev: &drm::Device<Self>, mode: &DisplayMode) -> ModeStatus {
+    fn mode_valid(_dev: &drm::Device<Self, Ioctl>, mode: &DisplayMode) -> ModeStatus {
         if u32::from(mode.hdisplay()) > MAX_WIDTH {
             ModeStatus::H_ILLEGAL
         } else if u32::from(mode.vdisplay()) > MAX_HEIGHT {
@@ -194,10 +171,7 @@ struct Display {
 struct Screen {
     #[pin]
     frame: Mutex<Frame>,
-    commits: AtomicU64,
-    rects: AtomicU64,
-    bytes: AtomicU64,
-    last_bytes: AtomicU64,
+    copies: CopyStats,
 }
 
 /// The image the display shows: `height` lines of `pitch` bytes.
@@ -237,21 +211,9 @@ impl Screen {
     fn show(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let frame = self.frame.lock();
         writeln!(f, "mode: {}x{}", frame.width, frame.height)?;
-        writeln!(f, "commits: {}", self.commits.load(Ordering::Relaxed))?;
-        writeln!(f, "rects: {}", self.rects.load(Ordering::Relaxed))?;
-        writeln!(f, "bytes: {}", self.bytes.load(Ordering::Relaxed))?;
-        writeln!(f, "last_bytes: {}", self.last_bytes.load(Ordering::Relaxed))?;
+        self.copies.show(f)?;
         writeln!(f, "checksum: {:016x}", frame.checksum())
     }
-}
-
-/// Runs `f` on the screen, unless the device is going away.
-fn with_screen<R>(
-    dev: &drm::Device<SampleDriver, Ioctl>,
-    f: impl FnOnce(&Screen) -> R,
-) -> Option<R> {
-    let guard = dev.registration_guard()?;
-    Some(guard.registration_data_with(|display| f(&display.screen)))
 }
 
 struct Primary;
@@ -259,31 +221,31 @@ struct Primary;
 #[vtable]
 impl DriverPlane for Primary {
     type Driver = SampleDriver;
+    // The framebuffer is mapped for each commit, and its damage copied to the screen.
+    type State = ShadowPlaneState;
 
-    fn atomic_check(_plane: &Plane<Self>, check: &mut PlaneCheck<'_>) -> Result {
-        check.check_no_scaling(false, false)?;
-        let state = check.state();
-        let Some(fb) = state.fb().filter(|_| state.visible()) else {
-            return Ok(());
-        };
+    fn atomic_check(
+        _plane: &Plane<Self>,
+        dev: &drm::Device<SampleDriver, Ioctl>,
+        check: &mut PlaneCheck<'_, ShadowPlaneState>,
+    ) -> Result {
+        // Unscaled, covering the whole CRTC, which must be on.
+        check.check_plane_state(CheckFlags::empty())?;
         // The whole framebuffer must fit into the virtual scanout memory.
-        let needed = u64::from(fb.pitch(0)) * u64::from(fb.height());
-        if needed > u64::from(MAX_WIDTH * MAX_HEIGHT * CPP) {
-            return Err(EINVAL);
-        }
-        Ok(())
+        check.check_fb_fits(dev.as_ref(), (MAX_WIDTH * MAX_HEIGHT * CPP) as usize)
     }
 
     fn atomic_update(
         _plane: &Plane<Self>,
         dev: &drm::Device<SampleDriver, Ioctl>,
-        old: &PlaneState,
-        new: &PlaneState,
+        old: &ShadowPlaneState,
+        new: &ShadowPlaneState,
     ) {
         let Some(fb) = new.fb() else {
             return;
         };
-        with_screen(dev, |screen| {
+        dev.with_registration_data(|display| {
+            let screen = &display.screen;
             let mut frame = screen.frame.lock();
             let pitch = fb.pitch(0) as usize;
             frame.pitch = pitch;
@@ -293,10 +255,7 @@ impl DriverPlane for Primary {
             if let Some((clip, e)) = done.first_error {
                 pr_err!("damage {clip:?} not copied: {e:?}\n");
             }
-            screen.commits.fetch_add(1, Ordering::Relaxed);
-            screen.rects.fetch_add(done.rects, Ordering::Relaxed);
-            screen.bytes.fetch_add(done.bytes, Ordering::Relaxed);
-            screen.last_bytes.store(done.bytes, Ordering::Relaxed);
+            screen.copies.record(&done);
         });
     }
 }
@@ -306,6 +265,8 @@ struct Pipe;
 #[vtable]
 impl DriverCrtc for Pipe {
     type Driver = SampleDriver;
+    // No hardware, hence no vblank interrupt: a timer paces page flips.
+    type Vblank = VblankTimer;
 
     fn mode_set_nofb(
         _crtc: &Crtc<Self>,
@@ -313,7 +274,8 @@ impl DriverCrtc for Pipe {
         state: &CrtcState,
     ) {
         let mode = state.mode();
-        with_screen(dev, |screen| {
+        dev.with_registration_data(|display| {
+            let screen = &display.screen;
             let mut frame = screen.frame.lock();
             frame.width = mode.hdisplay().into();
             frame.height = mode.vdisplay().into();
@@ -321,7 +283,8 @@ impl DriverCrtc for Pipe {
     }
 
     fn atomic_disable(_crtc: &Crtc<Self>, dev: &drm::Device<SampleDriver, Ioctl>) {
-        with_screen(dev, |screen| {
+        dev.with_registration_data(|display| {
+            let screen = &display.screen;
             let mut frame = screen.frame.lock();
             frame.width = 0;
             frame.height = 0;
@@ -344,5 +307,14 @@ impl DriverConnector for Output {
         let n = probe.add_modes_noedid(MAX_WIDTH, MAX_HEIGHT);
         probe.set_preferred_mode(1024, 768);
         n
+    }
+
+    fn detect(
+        _connector: &Connector<Self>,
+        _dev: &drm::Device<SampleDriver, Ioctl>,
+        _force: bool,
+    ) -> ConnectorStatus {
+        // The virtual display is always plugged in.
+        ConnectorStatus::Connected
     }
 }

@@ -13,6 +13,7 @@ use kernel::{
         self, gem,
         kms::{
             self,
+            atomic_helper::CommitTail,
             connector::{
                 Connector,
                 ConnectorType, //
@@ -23,11 +24,15 @@ use kernel::{
                 EncoderType, //
             },
             mode::DisplayMode,
-            plane::Plane,
+            plane::{
+                Plane,
+                PlaneType, //
+            },
             KmsDriver,
             ModeConfigInfo,
             ModeStatus, //
         },
+        Ioctl,
     },
     pci,
     prelude::*,
@@ -54,11 +59,6 @@ pub(crate) struct RbochsDriver;
 /// The PCI driver.
 pub(crate) struct RbochsPciDriver;
 
-/// Device data that outlives the binding: what mode validation needs.
-pub(crate) struct DevData {
-    vram_size: usize,
-}
-
 /// Bound resources, reachable from DRM hooks through the registration guard.
 #[pin_data]
 pub(crate) struct RegData<'a> {
@@ -72,33 +72,6 @@ pub(crate) struct RbochsPciData<'bound> {
     reg: kms::Registration<'bound, RbochsDriver>,
 }
 
-/// Per-file data (no driver-specific ioctls).
-#[pin_data]
-pub(crate) struct RbochsFile {}
-
-impl drm::file::DriverFile for RbochsFile {
-    type Driver = RbochsDriver;
-
-    fn open(_dev: &drm::Device<RbochsDriver>) -> Result<Pin<KBox<Self>>> {
-        KBox::try_pin_init(try_pin_init!(Self {}), GFP_KERNEL)
-    }
-}
-
-/// Driver data of GEM objects made from Rust. Dumb buffers and the fbdev buffer are plain C
-/// shmem objects made by `drm_gem_shmem_dumb_create()`; the driver only reads them through the
-/// shadow-plane mapping and never treats them as this type.
-#[pin_data]
-pub(crate) struct BoData {}
-
-impl gem::DriverObject for BoData {
-    type Driver = RbochsDriver;
-    type Args = ();
-
-    fn new(_dev: &drm::Device<RbochsDriver>, _size: usize, _args: ()) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {})
-    }
-}
-
 const INFO: drm::DriverInfo = drm::DriverInfo {
     major: 1,
     minor: 0,
@@ -109,10 +82,10 @@ const INFO: drm::DriverInfo = drm::DriverInfo {
 
 #[vtable]
 impl drm::Driver for RbochsDriver {
-    type Data = DevData;
+    type Data = ();
     type RegistrationData<'a> = RegData<'a>;
-    type File = RbochsFile;
-    type Object = gem::shmem::Object<BoData>;
+    type File = kms::PlainFile<Self>;
+    type Object = gem::shmem::Object<kms::PlainObject<Self>>;
     type ParentDevice<Ctx: DeviceContext> = pci::Device<Ctx>;
 
     const INFO: drm::DriverInfo = INFO;
@@ -130,9 +103,13 @@ impl KmsDriver for RbochsDriver {
         preferred_depth: 24,
         prefer_host_byte_order: true,
     };
+    const COMMIT_TAIL: CommitTail = CommitTail::EnablesFirst;
 
-    fn mode_valid(dev: &drm::Device<Self>, mode: &DisplayMode) -> ModeStatus {
-        crate::kms::mode_valid(dev.vram_size, mode.hdisplay(), mode.vdisplay())
+    fn mode_valid(dev: &drm::Device<Self, Ioctl>, mode: &DisplayMode) -> ModeStatus {
+        dev.with_registration_data(|data| {
+            crate::kms::mode_valid(data.stats.vram_size, mode.hdisplay(), mode.vdisplay())
+        })
+        .unwrap_or(ModeStatus::ERROR)
     }
 }
 
@@ -178,24 +155,16 @@ impl pci::Driver for RbochsPciDriver {
         pdev.enable_device_mem()?;
 
         let policy = hw::vram_policy(crate::module_parameters::vram_cache.value());
-        let hw = Hw::new(pdev, policy)?;
-        let vram_size = hw.vram_size;
+        let (hw, vram_size) = Hw::new(pdev, policy)?;
 
-        let drm = drm::UnregisteredDevice::<RbochsDriver>::new(pdev, Ok(DevData { vram_size }))?;
-        {
-            let mc = kms::ModeConfig::init(&drm)?;
-            let plane = Plane::new_primary(&mc, &FORMATS, Ok(Primary { vram_size }))?;
-            let crtc = Crtc::new(&mc, plane, Ok(Pipe))?;
-            let encoder = Encoder::new(&mc, EncoderType::VIRTUAL, crtc.mask())?;
-            let output = Output {
-                defx: crate::module_parameters::defx.value(),
-                defy: crate::module_parameters::defy.value(),
-            };
-            let connector = Connector::new(&mc, ConnectorType::VIRTUAL, Ok(output))?;
-            mc.attach_encoder(connector, encoder)?;
-            mc.vblank_init(1)?;
-            mc.create_initial_state()?;
-        }
+        let mc =
+            kms::ModeConfig::init(drm::UnregisteredDevice::<RbochsDriver>::new(pdev, Ok(()))?)?;
+        let plane = Plane::new(&mc, PlaneType::Primary, &FORMATS, Ok(Primary))?;
+        let crtc = Crtc::new(&mc, plane, Ok(Pipe))?;
+        let encoder = Encoder::new(&mc, EncoderType::VIRTUAL, crtc.mask())?;
+        let connector = Connector::new(&mc, ConnectorType::VIRTUAL, Ok(Output))?;
+        mc.attach_encoder(connector, encoder)?;
+        let drm = mc.finish()?;
 
         let stats = Stats {
             policy: Some(policy),

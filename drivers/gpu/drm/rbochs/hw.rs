@@ -16,6 +16,7 @@
 
 use kernel::{
     device::Bound,
+    drm::kms::format::Format,
     io::{
         memremap::CachePolicy,
         Io, //
@@ -152,15 +153,14 @@ pub(crate) fn vram_policy(param: VramCache) -> CachePolicy {
 pub(crate) struct Hw<'a> {
     mmio: pci::Bar<'a, MMIO_SIZE>,
     pub(crate) vram: pci::MemBar<'a>,
-    /// Usable video memory: the smaller of the BAR and what DISPI reports.
-    pub(crate) vram_size: usize,
     /// The QEMU extended registers are present (framebuffer byte order).
     qext: bool,
 }
 
 impl<'a> Hw<'a> {
-    /// Maps both BARs and checks that this is a bochs DISPI device.
-    pub(crate) fn new(pdev: &'a pci::Device<Bound>, policy: CachePolicy) -> Result<Self> {
+    /// Maps both BARs and checks that this is a bochs DISPI device; returns it with the usable
+    /// video memory size: the smaller of the BAR and what DISPI reports.
+    pub(crate) fn new(pdev: &'a pci::Device<Bound>, policy: CachePolicy) -> Result<(Self, usize)> {
         let mmio = pdev
             .iomap_region_sized::<MMIO_SIZE>(2, c"rbochs-mmio")
             .inspect_err(|e| dev_err!(pdev, "no usable MMIO BAR 2 ({e:?})\n"))?;
@@ -203,14 +203,9 @@ impl<'a> Hw<'a> {
             }
         );
 
-        let hw = Self {
-            mmio,
-            vram,
-            vram_size,
-            qext,
-        };
+        let hw = Self { mmio, vram, qext };
         hw.set_little_endian(true);
-        Ok(hw)
+        Ok((hw, vram_size))
     }
 
     /// Sets the framebuffer byte order, if the device lets us.
@@ -221,10 +216,11 @@ impl<'a> Hw<'a> {
         }
     }
 
-    /// Programs a 32 bpp linear mode of `width` x `height`, scanning out from offset 0.
-    pub(crate) fn set_mode(&self, width: u16, height: u16) {
+    /// Programs a 32 bpp linear mode of `width` x `height`, scanning out from offset 0 of
+    /// `vram_size` bytes of video memory.
+    pub(crate) fn set_mode(&self, width: u16, height: u16, vram_size: usize) {
         let stride = usize::from(width) * 4;
-        let virt_height = u16::try_from(self.vram_size / stride.max(1)).unwrap_or(u16::MAX);
+        let virt_height = u16::try_from(vram_size / stride.max(1)).unwrap_or(u16::MAX);
         let m = &self.mmio;
         m.write_reg(regs::DISPI_ENABLE::zeroed());
         m.write_reg(regs::DISPI_BPP::zeroed().with_bpp(32u16));
@@ -262,14 +258,10 @@ impl<'a> Hw<'a> {
         Ok(())
     }
 
-    /// Selects the byte order for `fourcc`: XRGB8888 and ARGB8888 are little-endian,
+    /// Selects the byte order for `format`: XRGB8888 and ARGB8888 are little-endian,
     /// BGRX8888 and BGRA8888 big-endian.
-    pub(crate) fn set_format(&self, fourcc: u32) {
-        use kernel::drm::kms::format::{
-            BGRA8888,
-            BGRX8888, //
-        };
-        self.set_little_endian(fourcc != BGRX8888 && fourcc != BGRA8888);
+    pub(crate) fn set_format(&self, format: Format) {
+        self.set_little_endian(format != Format::BGRX8888 && format != Format::BGRA8888);
     }
 
     /// Blanks or unblanks the output through the VGA attribute controller.

@@ -4,7 +4,6 @@
 
 use core::sync::atomic::{
     AtomicU32,
-    AtomicU64,
     Ordering, //
 };
 
@@ -23,26 +22,26 @@ use kernel::{
                 CrtcState,
                 DriverCrtc, //
             },
-            format,
+            format::Format,
+            gem_atomic_helper::{
+                CopyStats,
+                ShadowPlaneState, //
+            },
             plane::{
+                CheckFlag,
                 DriverPlane,
                 Plane,
                 PlaneCheck,
-                PlaneState,
                 ScanoutBuffer, //
             },
+            vblank_helper::VblankTimer,
             ModeStatus, //
         },
         Ioctl,
     },
     io::memremap::CachePolicy,
     pr_err_once,
-    pr_warn_once,
-    prelude::*,
-    time::{
-        Instant,
-        Monotonic, //
-    }, //
+    prelude::*, //
 };
 
 use crate::driver::{
@@ -52,41 +51,38 @@ use crate::driver::{
 
 /// Formats the primary plane scans out, preferred first. The device shows 32 bits per pixel
 /// as they are, in either byte order. The alpha formats are there for clients that draw
-/// with alpha: the plane is the bottom one, over black, and a premultiplied pixel (the
-/// blending KMS assumes when a plane has no blend mode property) blended over black is its
-/// colour channels, which is what the device shows.
-pub(crate) const FORMATS: [u32; 4] = [
-    format::XRGB8888,
-    format::ARGB8888,
-    format::BGRX8888,
-    format::BGRA8888,
+/// with alpha: the plane is the bottom one, over black, and a premultiplied pixel (the only
+/// blend mode the plane offers) blended over black is its colour channels, which is what the
+/// device shows.
+pub(crate) const FORMATS: [Format; 4] = [
+    Format::XRGB8888,
+    Format::ARGB8888,
+    Format::BGRX8888,
+    Format::BGRA8888,
 ];
 
-/// What the driver did, for debugfs and the tests.
+/// What the driver found and did, for debugfs and the tests.
 #[derive(Default)]
 pub(crate) struct Stats {
     /// Cache policy of the video memory mapping.
     pub(crate) policy: Option<CachePolicy>,
-    /// Usable video memory in bytes.
+    /// Usable video memory in bytes: the smaller of BAR 0 and what DISPI reports.
     pub(crate) vram_size: usize,
     /// Current mode width and height (0 while off).
     pub(crate) width: AtomicU32,
     pub(crate) height: AtomicU32,
-    /// Plane updates that reached the hardware.
-    pub(crate) commits: AtomicU64,
-    /// Damage rectangles copied.
-    pub(crate) rects: AtomicU64,
-    /// Bytes copied into video memory.
-    pub(crate) bytes: AtomicU64,
-    /// Bytes copied by the last plane update.
-    pub(crate) last_bytes: AtomicU64,
-    /// Time spent copying damage into video memory, in nanoseconds.
-    pub(crate) copy_ns: AtomicU64,
-    /// Copies refused because they did not fit (should stay 0: atomic_check rejects them).
-    pub(crate) errors: AtomicU64,
+    /// Damage copied into video memory; `errors` are copies refused because they did not fit
+    /// (should stay 0: atomic_check rejects them).
+    pub(crate) copies: CopyStats,
 }
 
 impl Stats {
+    /// Records the mode shown: 0x0 while off.
+    fn set_mode(&self, width: u16, height: u16) {
+        self.width.store(width.into(), Ordering::Relaxed);
+        self.height.store(height.into(), Ordering::Relaxed);
+    }
+
     pub(crate) fn show(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let policy = match self.policy {
             Some(CachePolicy::WriteBack) => "write-back",
@@ -109,81 +105,55 @@ impl Stats {
             _ => "does not fit",
         };
         writeln!(f, "second_frame: {second}")?;
-        writeln!(f, "commits: {}", self.commits.load(Ordering::Relaxed))?;
-        writeln!(f, "rects: {}", self.rects.load(Ordering::Relaxed))?;
-        writeln!(f, "bytes: {}", self.bytes.load(Ordering::Relaxed))?;
-        writeln!(f, "last_bytes: {}", self.last_bytes.load(Ordering::Relaxed))?;
-        writeln!(f, "copy_ns: {}", self.copy_ns.load(Ordering::Relaxed))?;
-        writeln!(f, "errors: {}", self.errors.load(Ordering::Relaxed))
+        self.copies.show(f)?;
+        writeln!(f, "copy_ns: {}", self.copies.ns())?;
+        writeln!(f, "errors: {}", self.copies.failed())
     }
 }
 
-/// Runs `f` with the bound resources, unless the device is gone.
-fn with_hw<R>(
-    dev: &drm::Device<RbochsDriver, Ioctl>,
-    f: impl FnOnce(&RegData<'_>) -> R,
-) -> Option<R> {
-    let guard = dev.registration_guard()?;
-    Some(guard.registration_data_with(|data| f(data)))
-}
-
 /// The primary plane.
-pub(crate) struct Primary {
-    /// Usable video memory, to refuse framebuffers that do not fit.
-    pub(crate) vram_size: usize,
-}
+pub(crate) struct Primary;
 
 #[vtable]
 impl DriverPlane for Primary {
     type Driver = RbochsDriver;
+    type State = ShadowPlaneState;
 
-    fn atomic_check(plane: &Plane<Self>, check: &mut PlaneCheck<'_>) -> Result {
+    fn atomic_check(
+        _plane: &Plane<Self>,
+        dev: &drm::Device<RbochsDriver, Ioctl>,
+        check: &mut PlaneCheck<'_, ShadowPlaneState>,
+    ) -> Result {
         // A client may turn the CRTC off and leave its framebuffer on the plane (IGT's
         // modeset transitions do, as i915, amdgpu and virtio-gpu allow): the plane is then
         // invisible, and shown again when the CRTC comes back.
-        check.check_no_scaling(false, true)?;
-        let state = check.state();
-        let Some(fb) = state.fb().filter(|_| state.visible()) else {
-            return Ok(());
-        };
+        check.check_plane_state(CheckFlag::CanUpdateDisabled.into())?;
         // A plane that was not on screen left black or an old image in video memory, not the
         // frame its damage clips are relative to: copy the whole framebuffer.
-        if !check.old_state().visible() {
+        if check.state().visible() && !check.old_state().visible() {
             check.damage_whole_plane();
         }
-        // The image is scanned out from offset 0 with the framebuffer's pitch.
-        let needed = u64::from(fb.pitch(0)) * u64::from(fb.height());
-        if needed > plane.data().vram_size as u64 {
-            pr_warn_once!(
-                "rbochs: {}x{} framebuffer with pitch {} needs {needed} bytes, video memory has {}\n",
-                fb.width(),
-                fb.height(),
-                fb.pitch(0),
-                plane.data().vram_size
-            );
-            return Err(EINVAL);
-        }
-        Ok(())
+        // Once unplugged, nothing reaches video memory: the teardown's shutdown commit must pass.
+        let vram_size = dev.with_registration_data(|data| data.stats.vram_size);
+        vram_size.map_or(Ok(()), |size| check.check_fb_fits(dev.as_ref(), size))
     }
 
     fn atomic_update(
         _plane: &Plane<Self>,
         dev: &drm::Device<RbochsDriver, Ioctl>,
-        old: &PlaneState,
-        new: &PlaneState,
+        old: &ShadowPlaneState,
+        new: &ShadowPlaneState,
     ) {
         let Some(fb) = new.fb().filter(|_| new.visible()) else {
             return;
         };
-        with_hw(dev, |data| {
+        dev.with_registration_data(|data| {
             let pitch = fb.pitch(0);
-            let start = Instant::<Monotonic>::now();
             let done = new.copy_damage(old, |clip| {
                 new.copy_clip(clip, &data.hw.vram, pitch as usize)
             });
-            let ns = start.elapsed().as_nanos();
             if let Some((clip, e)) = done.first_error {
-                pr_err_once!("rbochs: damage {clip:?} not copied: {e:?}\n");
+                pr_err_once!("damage {clip:?} not copied: {e:?}\n");
             }
             data.hw.set_base(
                 new.crtc_x().max(0) as u32,
@@ -191,25 +161,18 @@ impl DriverPlane for Primary {
                 pitch,
             );
             data.hw.set_format(fb.format());
-            let s = &data.stats;
-            s.commits.fetch_add(1, Ordering::Relaxed);
-            s.rects.fetch_add(done.rects, Ordering::Relaxed);
-            s.bytes.fetch_add(done.bytes, Ordering::Relaxed);
-            s.errors.fetch_add(done.failed, Ordering::Relaxed);
-            s.copy_ns
-                .fetch_add(u64::try_from(ns).unwrap_or(0), Ordering::Relaxed);
-            s.last_bytes.store(done.bytes, Ordering::Relaxed);
+            data.stats.copies.record(&done);
         });
     }
 
-    fn get_scanout_buffer(
+    fn get_scanout_buffer<'a>(
         _plane: &Plane<Self>,
-        dev: &drm::Device<RbochsDriver, Ioctl>,
-        current: &PlaneState,
-        sb: &mut ScanoutBuffer<'_>,
+        data: &'a RegData<'a>,
+        current: &ShadowPlaneState,
+        sb: &mut ScanoutBuffer<'a>,
     ) -> Result {
         let fb = current.fb().ok_or(ENODEV)?;
-        with_hw(dev, |data| sb.set(fb, &data.hw.vram, fb.pitch(0))).ok_or(ENODEV)?
+        sb.set(fb, &data.hw.vram, fb.pitch(0))
     }
 }
 
@@ -219,6 +182,7 @@ pub(crate) struct Pipe;
 #[vtable]
 impl DriverCrtc for Pipe {
     type Driver = RbochsDriver;
+    type Vblank = VblankTimer;
 
     fn atomic_check(_crtc: &Crtc<Self>, _state: &CrtcState) -> Result {
         // The CRTC may be lit with its plane off: it then shows black (`atomic_flush`). The
@@ -233,26 +197,21 @@ impl DriverCrtc for Pipe {
         state: &CrtcState,
     ) {
         let mode = state.mode();
-        with_hw(dev, |data| {
-            data.hw.set_mode(mode.hdisplay(), mode.vdisplay());
-            data.stats
-                .width
-                .store(mode.hdisplay().into(), Ordering::Relaxed);
-            data.stats
-                .height
-                .store(mode.vdisplay().into(), Ordering::Relaxed);
+        dev.with_registration_data(|data| {
+            data.hw
+                .set_mode(mode.hdisplay(), mode.vdisplay(), data.stats.vram_size);
+            data.stats.set_mode(mode.hdisplay(), mode.vdisplay());
         });
     }
 
     fn atomic_enable(_crtc: &Crtc<Self>, dev: &drm::Device<RbochsDriver, Ioctl>) {
-        with_hw(dev, |data| data.hw.blank(false));
+        dev.with_registration_data(|data| data.hw.blank(false));
     }
 
     fn atomic_disable(_crtc: &Crtc<Self>, dev: &drm::Device<RbochsDriver, Ioctl>) {
-        with_hw(dev, |data| {
+        dev.with_registration_data(|data| {
             data.hw.blank(true);
-            data.stats.width.store(0, Ordering::Relaxed);
-            data.stats.height.store(0, Ordering::Relaxed);
+            data.stats.set_mode(0, 0);
         });
     }
 
@@ -269,43 +228,37 @@ impl DriverCrtc for Pipe {
         if !new.active() || new.has_planes() || !(new.needs_modeset() || old.has_planes()) {
             return;
         }
-        let mode = new.mode();
-        with_hw(dev, |data| {
-            if let Err(e) = data.hw.show_black(mode.hdisplay(), mode.vdisplay()) {
-                pr_err_once!(
-                    "rbochs: cannot clear a {}x{} frame: {e:?}\n",
-                    mode.hdisplay(),
-                    mode.vdisplay()
-                );
+        let (w, h) = (new.mode().hdisplay(), new.mode().vdisplay());
+        dev.with_registration_data(|data| {
+            if let Err(e) = data.hw.show_black(w, h) {
+                pr_err_once!("cannot clear a {w}x{h} frame: {e:?}\n");
             }
         });
     }
 }
 
-/// The connector: modes from QEMU's EDID, or the standard list.
-pub(crate) struct Output {
-    pub(crate) defx: u32,
-    pub(crate) defy: u32,
-}
+/// The connector: modes from QEMU's EDID, or the standard list preferring `defx` x `defy`.
+pub(crate) struct Output;
 
 #[vtable]
 impl DriverConnector for Output {
     type Driver = RbochsDriver;
 
     fn get_modes(
-        connector: &Connector<Self>,
+        _connector: &Connector<Self>,
         dev: &drm::Device<RbochsDriver, Ioctl>,
         probe: &mut ModeProbe<'_>,
     ) -> u32 {
-        let edid = with_hw(dev, |data| {
-            let mut header = [0u8; 8];
-            // QEMU leaves the area zero when EDID is off (`edid=off`).
-            if data.hw.read_edid(0, &mut header).is_err() || !Edid::header_is_valid(&header) {
-                return None;
-            }
-            probe.read_edid(|block, buf| data.hw.read_edid(block, buf))
-        })
-        .flatten();
+        let edid = dev
+            .with_registration_data(|data| {
+                let mut header = [0u8; 8];
+                // QEMU leaves the area zero when EDID is off (`edid=off`).
+                if data.hw.read_edid(0, &mut header).is_err() || !Edid::header_is_valid(&header) {
+                    return None;
+                }
+                probe.read_edid(|block, buf| data.hw.read_edid(block, buf))
+            })
+            .flatten();
 
         if let Some(edid) = edid {
             if probe.update_edid(Some(&edid)).is_ok() {
@@ -315,8 +268,8 @@ impl DriverConnector for Output {
         }
         let _ = probe.update_edid(None);
         let n = probe.add_modes_noedid(8192, 8192);
-        let out = connector.data();
-        probe.set_preferred_mode(out.defx, out.defy);
+        let defx = crate::module_parameters::defx.value();
+        probe.set_preferred_mode(defx, crate::module_parameters::defy.value());
         n
     }
 }

@@ -31,10 +31,47 @@ pub struct ConnectorType(u32);
 impl ConnectorType {
     /// A virtual display.
     pub const VIRTUAL: Self = Self(bindings::DRM_MODE_CONNECTOR_VIRTUAL);
-    /// A VGA connector.
-    pub const VGA: Self = Self(bindings::DRM_MODE_CONNECTOR_VGA);
-    /// Unknown.
-    pub const UNKNOWN: Self = Self(bindings::DRM_MODE_CONNECTOR_Unknown);
+}
+
+/// Whether a display is attached to a connector (`enum drm_connector_status`).
+///
+/// # Examples
+///
+/// What a [`DriverConnector::detect`] hook returns for a hot-plug detect bit it could read, or
+/// not:
+///
+/// ```
+/// use kernel::drm::kms::connector::ConnectorStatus;
+///
+/// fn status(hot_plug_detect: Option<bool>) -> ConnectorStatus {
+///     match hot_plug_detect {
+///         Some(true) => ConnectorStatus::Connected,
+///         Some(false) => ConnectorStatus::Disconnected,
+///         None => ConnectorStatus::Unknown,
+///     }
+/// }
+///
+/// assert_eq!(status(Some(false)), ConnectorStatus::Disconnected);
+/// assert_eq!(status(None), ConnectorStatus::Unknown);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectorStatus {
+    /// A display is attached and can be used.
+    Connected,
+    /// Nothing is attached.
+    Disconnected,
+    /// The hardware cannot tell.
+    Unknown,
+}
+
+impl ConnectorStatus {
+    fn as_raw(self) -> bindings::drm_connector_status {
+        match self {
+            Self::Connected => bindings::drm_connector_status_connector_status_connected,
+            Self::Disconnected => bindings::drm_connector_status_connector_status_disconnected,
+            Self::Unknown => bindings::drm_connector_status_connector_status_unknown,
+        }
+    }
 }
 
 /// Driver data and hooks of a connector.
@@ -51,12 +88,21 @@ pub trait DriverConnector: Send + Sync + Sized {
         dev: &drm::Device<Self::Driver, Ioctl>,
         probe: &mut ModeProbe<'_>,
     ) -> u32;
+
+    /// Tells whether a display is attached (the `detect` hook); `force` is set when userspace
+    /// asks, clear when polling. Without it the connector is always connected, as in C.
+    fn detect(
+        _connector: &Connector<Self>,
+        _dev: &drm::Device<Self::Driver, Ioctl>,
+        _force: bool,
+    ) -> ConnectorStatus {
+        ConnectorStatus::Connected
+    }
 }
 
 /// A connector (`struct drm_connector`) with driver data `T`.
 ///
-/// The connector always reports itself connected (no `detect` hook) and carries the EDID
-/// property.
+/// The connector carries the EDID property; it reports what [`DriverConnector::detect`] says.
 ///
 /// # Invariants
 ///
@@ -74,24 +120,27 @@ pub struct Connector<T: DriverConnector> {
 impl<T: DriverConnector> Connector<T> {
     const FUNCS: bindings::drm_connector_funcs = bindings::drm_connector_funcs {
         fill_modes: Some(bindings::drm_helper_probe_single_connector_modes),
+        detect: if T::HAS_DETECT {
+            Some(Self::detect_callback)
+        } else {
+            None
+        },
         destroy: Some(Self::destroy_callback),
         atomic_create_state: Some(bindings::drm_atomic_helper_connector_create_state),
         atomic_duplicate_state: Some(bindings::drm_atomic_helper_connector_duplicate_state),
         atomic_destroy_state: Some(bindings::drm_atomic_helper_connector_destroy_state),
-        // SAFETY: All other members are optional function pointers, for which zero is `None`.
-        ..unsafe { core::mem::zeroed() }
+        ..pin_init::zeroed()
     };
 
     const HELPER_FUNCS: bindings::drm_connector_helper_funcs =
         bindings::drm_connector_helper_funcs {
             get_modes: Some(Self::get_modes_callback),
-            // SAFETY: All other members are optional function pointers, for which zero is `None`.
-            ..unsafe { core::mem::zeroed() }
+            ..pin_init::zeroed()
         };
 
     /// Creates a connector of `kind`, with the EDID property attached.
     pub fn new<'a>(
-        mc: &ModeConfig<'a, T::Driver>,
+        mc: &'a ModeConfig<T::Driver>,
         kind: ConnectorType,
         init: impl PinInit<T, Error>,
     ) -> Result<&'a Self> {
@@ -123,9 +172,27 @@ impl<T: DriverConnector> Connector<T> {
         self.connector.get()
     }
 
+    /// The device of the connector, as the C object records it.
+    pub(crate) fn dev_raw(&self) -> *mut bindings::drm_device {
+        // SAFETY: The connector is initialised (type invariant); `dev` never changes.
+        unsafe { (*self.as_raw()).dev }
+    }
+
     /// The driver data.
     pub fn data(&self) -> &T {
         &self.inner
+    }
+
+    extern "C" fn detect_callback(
+        connector: *mut bindings::drm_connector,
+        force: bool,
+    ) -> bindings::drm_connector_status {
+        // SAFETY: `connector` is the first member of a live `Connector<T>`.
+        let this = unsafe { &*container_of!(Opaque::cast_from(connector), Self, connector) };
+        // SAFETY: Detection happens for registered devices only (GETCONNECTOR, clients,
+        // polling started at registration).
+        let dev = unsafe { drm::Device::<T::Driver, Ioctl>::from_raw((*connector).dev) };
+        T::detect(this, dev, force).as_raw()
     }
 
     extern "C" fn destroy_callback(connector: *mut bindings::drm_connector) {
@@ -292,9 +359,6 @@ pub struct Edid {
 }
 
 impl Edid {
-    /// The size of one EDID block.
-    pub const BLOCK_SIZE: usize = 128;
-
     /// Whether `header` is the fixed EDID header (`drm_edid_header_is_valid()` found all eight
     /// bytes right).
     pub fn header_is_valid(header: &[u8; 8]) -> bool {

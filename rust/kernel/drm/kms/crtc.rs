@@ -4,16 +4,18 @@
 //!
 //! C header: [`include/drm/drm_crtc.h`](srctree/include/drm/drm_crtc.h)
 //!
-//! CRTCs made here pace page-flip events with the software vblank timer
-//! (`DRM_CRTC_VBLANK_TIMER_FUNCS`): it fires at the refresh rate of the current mode, which is
-//! what virtual or interrupt-less hardware needs. Call [`ModeConfig::vblank_init`] once for all
-//! CRTCs.
+//! A CRTC's vblank events come from the source its driver names in [`DriverCrtc::Vblank`]: its
+//! own interrupt ([`VblankIrq`]) or, for hardware without one, the
+//! [`VblankTimer`](super::vblank_helper::VblankTimer) helper. Vblank handling is switched on and
+//! off with the CRTC and arms the commit's event at flush (the hooks of
+//! `DRM_CRTC_HELPER_VBLANK_FUNCS`); [`ModeConfig::finish`] sets it up for every CRTC.
 
 use super::{
     mode::DisplayMode,
     plane::{
         DriverPlane,
-        Plane, //
+        Plane,
+        PlaneType, //
     },
     KmsDriver,
     ModeConfig,
@@ -28,13 +30,52 @@ use crate::{
     },
     error::{
         from_result,
-        to_result,
-        VTABLE_DEFAULT_ERROR, //
+        to_result, //
     },
     prelude::*,
     types::Opaque, //
 };
 use core::ptr;
+
+/// Where a CRTC's vblank events come from.
+///
+/// Implemented by [`VblankIrq`], the driver's own vblank interrupt, and by
+/// [`VblankTimer`](super::vblank_helper::VblankTimer), the software timer of
+/// `drm_vblank_helper.c`.
+pub trait Vblank: private::Sealed {}
+
+/// Vblank events from the driver's vblank interrupt: the driver switches it on and off in
+/// [`DriverCrtc::enable_vblank`] and [`DriverCrtc::disable_vblank`], and its interrupt handler
+/// reports each vblank with [`Registration::handle_vblank`](super::Registration::handle_vblank).
+pub struct VblankIrq;
+
+impl Vblank for VblankIrq {}
+
+impl private::Sealed for VblankIrq {
+    const FUNCS: bindings::drm_crtc_funcs = pin_init::zeroed();
+    const DRIVER_HOOKS: bool = true;
+
+    fn mode_valid(_mode: &DisplayMode) -> ModeStatus {
+        ModeStatus::OK
+    }
+}
+
+pub(crate) mod private {
+    use super::*;
+
+    /// What a [`Vblank`] source contributes to a CRTC.
+    pub trait Sealed {
+        /// The vblank members of `struct drm_crtc_funcs` (`enable_vblank`, `disable_vblank`,
+        /// `get_vblank_timestamp`); all others are `None`.
+        const FUNCS: bindings::drm_crtc_funcs;
+
+        /// Whether `enable_vblank` and `disable_vblank` are the driver's hooks.
+        const DRIVER_HOOKS: bool = false;
+
+        /// Whether the source can pace `mode`.
+        fn mode_valid(mode: &DisplayMode) -> ModeStatus;
+    }
+}
 
 /// Driver data and hooks of a CRTC.
 #[vtable]
@@ -42,20 +83,34 @@ pub trait DriverCrtc: Send + Sync + Sized {
     /// The driver this CRTC belongs to.
     type Driver: KmsDriver;
 
+    /// Where the CRTC's vblank events come from, e.g.
+    /// [`VblankTimer`](super::vblank_helper::VblankTimer).
+    type Vblank: Vblank;
+
     /// Checks a new CRTC state; the default requires an enabled CRTC to have its primary plane
     /// (`drm_atomic_helper_check_crtc_primary_plane()`).
     fn atomic_check(_crtc: &Crtc<Self>, state: &CrtcState) -> Result {
         state.check_primary_plane()
     }
 
-    /// Programs the display mode of `state` (the `mode_set_nofb` hook).
+    /// Programs the display mode of `state` (the `mode_set_nofb` hook); the default does
+    /// nothing.
     fn mode_set_nofb(
         _crtc: &Crtc<Self>,
         _dev: &drm::Device<Self::Driver, Ioctl>,
         _state: &CrtcState,
     ) {
-        build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// Switches the vblank interrupt on, for a CRTC whose [`DriverCrtc::Vblank`] is
+    /// [`VblankIrq`]; the default fails with `EOPNOTSUPP`.
+    fn enable_vblank(_crtc: &Crtc<Self>, _dev: &drm::Device<Self::Driver, Ioctl>) -> Result {
+        Err(EOPNOTSUPP)
+    }
+
+    /// Switches the vblank interrupt off, for a CRTC whose [`DriverCrtc::Vblank`] is
+    /// [`VblankIrq`].
+    fn disable_vblank(_crtc: &Crtc<Self>, _dev: &drm::Device<Self::Driver, Ioctl>) {}
 
     /// Turns the output on. Vblank events are switched on afterwards.
     fn atomic_enable(_crtc: &Crtc<Self>, _dev: &drm::Device<Self::Driver, Ioctl>) {}
@@ -65,14 +120,14 @@ pub trait DriverCrtc: Send + Sync + Sized {
 
     /// Finishes a commit that includes this CRTC, after its planes were updated and before
     /// the commit's vblank event is armed (the `atomic_flush` hook): `old` and `new` are the
-    /// CRTC's states before and after the commit. Called whether or not the CRTC is active.
+    /// CRTC's states before and after the commit. Called whether or not the CRTC is active;
+    /// the default does nothing.
     fn atomic_flush(
         _crtc: &Crtc<Self>,
         _dev: &drm::Device<Self::Driver, Ioctl>,
         _old: &CrtcState,
         _new: &CrtcState,
     ) {
-        build_error!(VTABLE_DEFAULT_ERROR)
     }
 }
 
@@ -99,13 +154,17 @@ impl<T: DriverCrtc> Crtc<T> {
         atomic_create_state: Some(bindings::drm_atomic_helper_crtc_create_state),
         atomic_duplicate_state: Some(bindings::drm_atomic_helper_crtc_duplicate_state),
         atomic_destroy_state: Some(bindings::drm_atomic_helper_crtc_destroy_state),
-        enable_vblank: Some(bindings::drm_crtc_vblank_helper_enable_vblank_timer),
-        disable_vblank: Some(bindings::drm_crtc_vblank_helper_disable_vblank_timer),
-        get_vblank_timestamp: Some(
-            bindings::drm_crtc_vblank_helper_get_vblank_timestamp_from_timer,
-        ),
-        // SAFETY: All other members are optional function pointers, for which zero is `None`.
-        ..unsafe { core::mem::zeroed() }
+        enable_vblank: if <T::Vblank as private::Sealed>::DRIVER_HOOKS {
+            Some(Self::enable_vblank_callback)
+        } else {
+            <T::Vblank as private::Sealed>::FUNCS.enable_vblank
+        },
+        disable_vblank: if <T::Vblank as private::Sealed>::DRIVER_HOOKS {
+            Some(Self::disable_vblank_callback)
+        } else {
+            <T::Vblank as private::Sealed>::FUNCS.disable_vblank
+        },
+        ..<T::Vblank as private::Sealed>::FUNCS
     };
 
     const HELPER_FUNCS: bindings::drm_crtc_helper_funcs = bindings::drm_crtc_helper_funcs {
@@ -123,16 +182,24 @@ impl<T: DriverCrtc> Crtc<T> {
         },
         atomic_enable: Some(Self::atomic_enable_callback),
         atomic_disable: Some(Self::atomic_disable_callback),
-        // SAFETY: All other members are optional function pointers, for which zero is `None`.
-        ..unsafe { core::mem::zeroed() }
+        ..pin_init::zeroed()
     };
 
     /// Creates a CRTC fed by `primary`.
+    ///
+    /// Fails with `EINVAL` if `primary` belongs to another device or is not a primary plane,
+    /// with `EBUSY` if it already is another CRTC's primary plane.
     pub fn new<'a, P: DriverPlane<Driver = T::Driver>>(
-        mc: &ModeConfig<'a, T::Driver>,
+        mc: &'a ModeConfig<T::Driver>,
         primary: &Plane<P>,
         init: impl PinInit<T, Error>,
     ) -> Result<&'a Self> {
+        if !mc.owns(primary.dev_raw()) || primary.kind() != PlaneType::Primary {
+            return Err(EINVAL);
+        }
+        if mc.crtc_with_primary(primary.as_raw()) {
+            return Err(EBUSY);
+        }
         let init = try_pin_init!(Self {
             crtc <- Opaque::init_zeroed(),
             inner <- init,
@@ -140,8 +207,9 @@ impl<T: DriverCrtc> Crtc<T> {
         let register = |raw: *mut Self| {
             // SAFETY: `raw` is a valid allocation.
             let crtc = unsafe { Opaque::cast_into(&raw const (*raw).crtc) };
-            // SAFETY: The device is unregistered with an initialised mode configuration; `crtc`
-            // is zeroed memory; `primary` belongs to the same device; the vtable is `'static`.
+            // SAFETY: The device is unregistered with an initialised mode configuration (`mc`);
+            // `crtc` is zeroed memory; `primary` is a primary plane of this device that no other
+            // CRTC uses (checked above); the vtable is `'static`.
             to_result(unsafe {
                 bindings::drm_crtc_init_with_planes(
                     mc.as_raw(),
@@ -173,10 +241,16 @@ impl<T: DriverCrtc> Crtc<T> {
         unsafe { &*container_of!(Opaque::cast_from(ptr), Self, crtc) }
     }
 
-    /// The bit of this CRTC in `possible_crtcs` masks (`drm_crtc_mask()`).
-    pub fn mask(&self) -> u32 {
+    /// The position of the CRTC among the device's, from 0 (`drm_crtc_index()`).
+    pub fn index(&self) -> u32 {
+        // SAFETY: The CRTC is initialised; its index never changes.
+        unsafe { (*self.as_raw()).index }
+    }
+
+    /// The set of CRTCs that holds just this one (`drm_crtc_mask()`).
+    pub fn mask(&self) -> CrtcMask {
         // SAFETY: The CRTC is initialised.
-        unsafe { bindings::drm_crtc_mask(self.as_raw()) }
+        CrtcMask(unsafe { bindings::drm_crtc_mask(self.as_raw()) })
     }
 
     /// The driver data.
@@ -208,17 +282,13 @@ impl<T: DriverCrtc> Crtc<T> {
     ) -> bindings::drm_mode_status {
         // SAFETY: The DRM core passes a mode that is valid and unchanged for the call.
         let mode = unsafe { DisplayMode::from_raw(mode) };
-        let status = match refresh_status(mode.vrefresh()) {
-            ModeStatus::OK => timer_status(mode),
-            refused => refused,
-        };
+        let status = <T::Vblank as private::Sealed>::mode_valid(mode);
         if status != ModeStatus::OK || !<T::Driver as KmsDriver>::HAS_MODE_VALID {
             return status.as_raw();
         }
-        // SAFETY: `crtc` is a valid CRTC whose device is a `T::Driver` device, alive for the
-        // call.
-        let dev = unsafe { drm::Device::<T::Driver>::from_raw((*crtc).dev) };
-        // The device-wide filter applies to modes userspace makes up, not just to probed ones.
+        // SAFETY: `crtc` is a CRTC made by `Crtc::new`; modes are checked in atomic checks,
+        // which only happen on registered devices.
+        let dev = unsafe { Self::ioctl_dev(crtc) };
         T::Driver::mode_valid(dev, mode).as_raw()
     }
 
@@ -268,6 +338,19 @@ impl<T: DriverCrtc> Crtc<T> {
         unsafe { bindings::drm_crtc_vblank_atomic_flush(crtc, state) };
     }
 
+    extern "C" fn enable_vblank_callback(crtc: *mut bindings::drm_crtc) -> c_int {
+        // SAFETY: `crtc` belongs to a `Crtc<T>`; vblank interrupts are requested (through
+        // `drm_crtc_vblank_get()`) by commits and vblank ioctls, on registered devices.
+        let (this, dev) = unsafe { (Self::from_raw(crtc), Self::ioctl_dev(crtc)) };
+        from_result(|| T::enable_vblank(this, dev).map(|()| 0))
+    }
+
+    extern "C" fn disable_vblank_callback(crtc: *mut bindings::drm_crtc) {
+        // SAFETY: As in `enable_vblank_callback`.
+        let (this, dev) = unsafe { (Self::from_raw(crtc), Self::ioctl_dev(crtc)) };
+        T::disable_vblank(this, dev);
+    }
+
     extern "C" fn atomic_enable_callback(
         crtc: *mut bindings::drm_crtc,
         _state: *mut bindings::drm_atomic_commit,
@@ -293,105 +376,24 @@ impl<T: DriverCrtc> Crtc<T> {
     }
 }
 
-/// Slowest refresh rate, in Hz, the software vblank timer serves: the atomic helpers wait at
-/// most 100 ms for a vblank (and warn when it does not come), and that wait must cover a frame
-/// plus the latency of a loaded (or emulated) machine. At 30 Hz a frame takes a third of it.
-pub const MIN_REFRESH_HZ: i32 = 30;
-/// Fastest refresh rate, in Hz: beyond it the vblank timer would flood the CPU.
-pub const MAX_REFRESH_HZ: i32 = 1000;
+/// A set of CRTCs, for the `possible_crtcs` of encoders and planes.
+///
+/// Made from [`Crtc::mask`]; sets of several CRTCs with `|`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CrtcMask(u32);
 
-/// Whether the vblank timer can pace a mode refreshing `hz` times a second.
-///
-/// # Examples
-///
-/// ```
-/// use kernel::drm::kms::{crtc::refresh_status, ModeStatus};
-///
-/// assert_eq!(refresh_status(60), ModeStatus::OK);
-/// assert_eq!(refresh_status(0), ModeStatus::CLOCK_LOW);
-/// assert_eq!(refresh_status(100_000), ModeStatus::CLOCK_HIGH);
-/// ```
-pub fn refresh_status(hz: i32) -> ModeStatus {
-    if hz < MIN_REFRESH_HZ {
-        ModeStatus::CLOCK_LOW
-    } else if hz > MAX_REFRESH_HZ {
-        ModeStatus::CLOCK_HIGH
-    } else {
-        ModeStatus::OK
+impl CrtcMask {
+    pub(crate) fn as_raw(self) -> u32 {
+        self.0
     }
 }
 
-/// Whether the vblank timer, as it will run for `mode`, fires between [`MIN_REFRESH_HZ`] and
-/// [`MAX_REFRESH_HZ`] times a second (see [`timer_period_ns`]). This is not always the mode's
-/// refresh rate: interlaced modes tick faster, and timings whose product overflows the C
-/// computation would give the timer a bogus period.
-pub fn timer_status(mode: &DisplayMode) -> ModeStatus {
-    let period = timer_period_ns(
-        mode.clock(),
-        mode.htotal(),
-        mode.vtotal(),
-        mode.vscan(),
-        mode.flags(),
-    );
-    match period {
-        None => ModeStatus::CLOCK_LOW,
-        Some(0) => ModeStatus::CLOCK_HIGH,
-        // Rounded to the closest rate, as `drm_mode_vrefresh()` rounds.
-        Some(ns) => {
-            let hz = (crate::time::NSEC_PER_SEC.unsigned_abs() + ns / 2) / ns;
-            refresh_status(i32::try_from(hz).unwrap_or(i32::MAX))
-        }
-    }
-}
+impl core::ops::BitOr for CrtcMask {
+    type Output = Self;
 
-/// The period of the vblank timer for a mode with these timings, in nanoseconds, computed as
-/// the kernel will: `drm_calc_timestamping_constants()` on the CRTC timings that
-/// `drm_mode_set_crtcinfo()` derives with `CRTC_INTERLACE_HALVE_V` (what the mode
-/// conversions of userspace and probed modes use). `None` where that computation has no
-/// clock, or overflows its `int` frame size.
-///
-/// # Examples
-///
-/// ```
-/// use kernel::drm::kms::crtc::timer_period_ns;
-///
-/// // 1024x768 at 60 Hz (VESA DMT): 65 MHz, 1344 x 806.
-/// assert_eq!(timer_period_ns(65000, 1344, 806, 0, 0), Some(16_665_600));
-/// // Interlaced: the vertical total is halved, then the frame duration halved again.
-/// assert_eq!(timer_period_ns(65000, 1344, 806, 0, 1 << 4), Some(4_166_400));
-/// // Double scan doubles the lines, as does a vscan of 2.
-/// assert_eq!(timer_period_ns(65000, 1344, 806, 0, 1 << 5), Some(33_331_200));
-/// assert_eq!(timer_period_ns(65000, 1344, 806, 2, 0), Some(33_331_200));
-/// // 50000 x 50000 does not fit the kernel's `int` frame size.
-/// assert_eq!(timer_period_ns(i32::MAX, 50000, 50000, 0, 0), None);
-/// assert_eq!(timer_period_ns(0, 1344, 806, 0, 0), None);
-/// ```
-pub fn timer_period_ns(
-    clock_khz: i32,
-    htotal: u16,
-    vtotal: u16,
-    vscan: u16,
-    flags: u32,
-) -> Option<u64> {
-    let interlace = flags & bindings::DRM_MODE_FLAG_INTERLACE != 0;
-    // `crtc_vtotal` is a `u16`: each step truncates, as the C assignments do.
-    let mut lines = vtotal;
-    if interlace {
-        lines /= 2;
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
     }
-    if flags & bindings::DRM_MODE_FLAG_DBLSCAN != 0 {
-        lines = lines.wrapping_mul(2);
-    }
-    if vscan > 1 {
-        lines = lines.wrapping_mul(vscan);
-    }
-    let clock = u64::try_from(clock_khz).ok().filter(|&c| c > 0)?;
-    let frame = u32::from(htotal) * u32::from(lines);
-    if i32::try_from(frame).is_err() {
-        return None;
-    }
-    let ns = u64::from(frame) * 1_000_000 / clock;
-    Some(if interlace { ns / 2 } else { ns })
 }
 
 // SAFETY: The C object is only changed under DRM's modeset locks; driver data is `Send`.
@@ -422,7 +424,7 @@ impl CrtcState {
     }
 
     /// Whether the CRTC is enabled (has a mode).
-    pub fn enable(&self) -> bool {
+    fn enable(&self) -> bool {
         self.raw().enable
     }
 

@@ -117,7 +117,7 @@ pub fn rows_end(offset: usize, pitch: usize, line: usize, rows: usize) -> Option
 }
 
 /// What copying the damage of a plane update did (see
-/// [`PlaneState::copy_damage`](super::plane::PlaneState::copy_damage)).
+/// [`ShadowPlaneState::copy_damage`](super::gem_atomic_helper::ShadowPlaneState::copy_damage)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DamageCopy {
     /// Rectangles copied.
@@ -128,6 +128,8 @@ pub struct DamageCopy {
     pub failed: u64,
     /// The first rectangle that could not be copied, and why.
     pub first_error: Option<(Rect, crate::error::Error)>,
+    /// Time spent copying, in nanoseconds.
+    pub ns: u64,
 }
 
 impl DamageCopy {

@@ -5,6 +5,7 @@
 //! C header: [`include/drm/drm_encoder.h`](srctree/include/drm/drm_encoder.h)
 
 use super::{
+    crtc::CrtcMask,
     KmsDriver,
     ModeConfig, //
 };
@@ -23,12 +24,6 @@ pub struct EncoderType(u32);
 impl EncoderType {
     /// No physical encoder: virtual and emulated displays.
     pub const VIRTUAL: Self = Self(bindings::DRM_MODE_ENCODER_VIRTUAL);
-    /// A DAC (VGA).
-    pub const DAC: Self = Self(bindings::DRM_MODE_ENCODER_DAC);
-    /// A TMDS encoder (DVI, HDMI).
-    pub const TMDS: Self = Self(bindings::DRM_MODE_ENCODER_TMDS);
-    /// No encoder type applies.
-    pub const NONE: Self = Self(bindings::DRM_MODE_ENCODER_NONE);
 }
 
 /// An encoder (`struct drm_encoder`) without driver hooks.
@@ -43,16 +38,15 @@ pub struct Encoder(Opaque<bindings::drm_encoder>);
 impl Encoder {
     const FUNCS: bindings::drm_encoder_funcs = bindings::drm_encoder_funcs {
         destroy: Some(Self::destroy_callback),
-        // SAFETY: All other members are optional function pointers, for which zero is `None`.
-        ..unsafe { core::mem::zeroed() }
+        ..pin_init::zeroed()
     };
 
-    /// Creates an encoder of `kind` that CRTCs in `possible_crtcs` can feed (see
+    /// Creates an encoder of `kind` that the CRTCs in `possible_crtcs` can feed (see
     /// [`super::crtc::Crtc::mask`]).
     pub fn new<'a, T: KmsDriver>(
-        mc: &ModeConfig<'a, T>,
+        mc: &'a ModeConfig<T>,
         kind: EncoderType,
-        possible_crtcs: u32,
+        possible_crtcs: CrtcMask,
     ) -> Result<&'a Self> {
         let register = |raw: *mut Opaque<bindings::drm_encoder>| {
             let raw = Opaque::cast_into(raw);
@@ -68,7 +62,7 @@ impl Encoder {
                 )
             })?;
             // SAFETY: Initialised above; set before registration, as the DRM core requires.
-            unsafe { (*raw).possible_crtcs = possible_crtcs };
+            unsafe { (*raw).possible_crtcs = possible_crtcs.as_raw() };
             Ok(())
         };
         // SAFETY: Only `destroy_callback` frees the encoder, and the DRM core calls it when the
@@ -80,6 +74,12 @@ impl Encoder {
 
     pub(crate) fn as_raw(&self) -> *mut bindings::drm_encoder {
         self.0.get()
+    }
+
+    /// The device of the encoder, as the C object records it.
+    pub(crate) fn dev_raw(&self) -> *mut bindings::drm_device {
+        // SAFETY: The encoder is initialised (type invariant); `dev` never changes.
+        unsafe { (*self.as_raw()).dev }
     }
 
     extern "C" fn destroy_callback(encoder: *mut bindings::drm_encoder) {

@@ -4,37 +4,83 @@
 //!
 //! C header: [`include/uapi/drm/drm_fourcc.h`](srctree/include/uapi/drm/drm_fourcc.h)
 
-/// Builds a fourcc code from its four characters, as the C `fourcc_code()` macro does.
-pub const fn fourcc(a: u8, b: u8, c: u8, d: u8) -> u32 {
-    (a as u32) | ((b as u32) << 8) | ((c as u32) << 16) | ((d as u32) << 24)
+use crate::bindings;
+
+/// A pixel format: a `DRM_FORMAT_*` fourcc code of `include/uapi/drm/drm_fourcc.h`.
+///
+/// The constants are the uapi ones, as the bindings export them; a [`Format`] read from a
+/// framebuffer is one the DRM core accepted, hence one it has a `struct drm_format_info` for.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::drm::kms::format::Format;
+///
+/// assert_eq!(Format::XRGB8888.cpp(), Some(4));
+/// assert_eq!(Format::RGB565.cpp(), Some(2));
+/// assert!(Format::ARGB8888.has_alpha());
+/// assert!(!Format::XRGB8888.has_alpha());
+/// ```
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Format(u32);
+
+impl Format {
+    /// 32 bits per pixel, `[31:0] x:R:G:B 8:8:8:8` little endian.
+    pub const XRGB8888: Self = Self(bindings::DRM_FORMAT_XRGB8888);
+    /// 32 bits per pixel, `[31:0] B:G:R:x 8:8:8:8` little endian.
+    pub const BGRX8888: Self = Self(bindings::DRM_FORMAT_BGRX8888);
+    /// 32 bits per pixel, `[31:0] A:R:G:B 8:8:8:8` little endian.
+    pub const ARGB8888: Self = Self(bindings::DRM_FORMAT_ARGB8888);
+    /// 32 bits per pixel, `[31:0] B:G:R:A 8:8:8:8` little endian.
+    pub const BGRA8888: Self = Self(bindings::DRM_FORMAT_BGRA8888);
+    /// 16 bits per pixel, `[15:0] R:G:B 5:6:5` little endian.
+    pub const RGB565: Self = Self(bindings::DRM_FORMAT_RGB565);
+
+    /// Wraps a fourcc code the DRM core handed out (e.g. a framebuffer's).
+    pub(crate) fn from_raw(code: u32) -> Self {
+        Self(code)
+    }
+
+    /// The C description of the format, if the DRM core knows it.
+    fn info(self) -> Option<&'static bindings::drm_format_info> {
+        // SAFETY: `__drm_format_info()` accepts any code and returns NULL for unknown ones
+        // (unlike `drm_format_info()`, without a warning); a non-NULL result points into a
+        // static table.
+        unsafe { bindings::__drm_format_info(self.0).as_ref() }
+    }
+
+    /// Bytes per pixel of a single-plane format without subsampling, or `None` for other
+    /// formats.
+    pub fn cpp(self) -> Option<u32> {
+        let info = self.info()?;
+        if info.num_planes != 1 || info.hsub > 1 || info.vsub > 1 || info.block_w[0] > 1 {
+            return None;
+        }
+        // SAFETY: `cpp` and `char_per_block` are both `u8` arrays; any bytes are valid for either.
+        Some(unsafe { info.__bindgen_anon_1.cpp[0] }.into())
+    }
+
+    /// Whether the format has an alpha channel.
+    pub fn has_alpha(self) -> bool {
+        self.info().is_some_and(|info| info.has_alpha)
+    }
+
+    /// Whether any of `formats` has an alpha channel.
+    pub(crate) fn any_has_alpha(formats: &[Self]) -> bool {
+        formats.iter().any(|f| f.has_alpha())
+    }
 }
 
-/// 32 bits per pixel, `[31:0] x:R:G:B 8:8:8:8` little endian.
-pub const XRGB8888: u32 = fourcc(b'X', b'R', b'2', b'4');
-/// 32 bits per pixel, `[31:0] B:G:R:x 8:8:8:8` little endian.
-pub const BGRX8888: u32 = fourcc(b'B', b'X', b'2', b'4');
-/// 32 bits per pixel, `[31:0] A:R:G:B 8:8:8:8` little endian.
-pub const ARGB8888: u32 = fourcc(b'A', b'R', b'2', b'4');
-/// 32 bits per pixel, `[31:0] B:G:R:A 8:8:8:8` little endian.
-pub const BGRA8888: u32 = fourcc(b'B', b'A', b'2', b'4');
-/// 16 bits per pixel, `[15:0] R:G:B 5:6:5` little endian.
-pub const RGB565: u32 = fourcc(b'R', b'G', b'1', b'6');
-
-/// Bytes per pixel of a single-plane format without subsampling, or `None` for other formats.
-pub fn bytes_per_pixel(format: u32) -> Option<u32> {
-    // SAFETY: `__drm_format_info()` accepts any code and returns NULL for unknown ones (unlike
-    // `drm_format_info()`, without a warning).
-    let info = unsafe { crate::bindings::__drm_format_info(format) };
-    if info.is_null() {
-        return None;
+impl core::fmt::Debug for Format {
+    /// The four characters of the code, as `drm_print_format_info()`-style logs show them.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for b in self.0.to_le_bytes() {
+            let c = if b.is_ascii_graphic() { b as char } else { '?' };
+            write!(f, "{c}")?;
+        }
+        Ok(())
     }
-    // SAFETY: A non-NULL result points to a static table entry.
-    let info = unsafe { &*info };
-    if info.num_planes != 1 || info.hsub > 1 || info.vsub > 1 || info.block_w[0] > 1 {
-        return None;
-    }
-    // SAFETY: `cpp` and `char_per_block` are both `u8` arrays; any bytes are valid for either.
-    Some(unsafe { info.__bindgen_anon_1.cpp[0] }.into())
 }
 
 #[macros::kunit_tests(rust_drm_kms_format)]
@@ -42,20 +88,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fourcc_codes_match_uapi() {
-        // Values of DRM_FORMAT_* in include/uapi/drm/drm_fourcc.h.
-        assert_eq!(XRGB8888, 0x3432_5258);
-        assert_eq!(BGRX8888, 0x3432_5842);
-        assert_eq!(ARGB8888, 0x3432_5241);
-        assert_eq!(BGRA8888, 0x3432_4142);
-        assert_eq!(RGB565, 0x3631_4752);
+    fn format_properties() {
+        assert_eq!(Format::XRGB8888.cpp(), Some(4));
+        assert_eq!(Format::BGRA8888.cpp(), Some(4));
+        assert_eq!(Format::RGB565.cpp(), Some(2));
+        assert!(Format::BGRA8888.has_alpha());
+        assert!(!Format::BGRX8888.has_alpha());
+        assert!(Format::any_has_alpha(&[Format::XRGB8888, Format::ARGB8888]));
+        assert!(!Format::any_has_alpha(&[
+            Format::XRGB8888,
+            Format::BGRX8888
+        ]));
     }
 
     #[test]
-    fn bytes_per_pixel_of_known_formats() {
-        assert_eq!(bytes_per_pixel(XRGB8888), Some(4));
-        assert_eq!(bytes_per_pixel(RGB565), Some(2));
-        assert_eq!(bytes_per_pixel(fourcc(b'N', b'V', b'1', b'2')), None);
-        assert_eq!(bytes_per_pixel(0), None);
+    fn unknown_formats() {
+        // NV12 is known but has two colour planes; 0 is no format at all.
+        assert_eq!(Format::from_raw(bindings::DRM_FORMAT_NV12).cpp(), None);
+        assert_eq!(Format::from_raw(0).cpp(), None);
+        assert!(!Format::from_raw(0).has_alpha());
+    }
+
+    #[test]
+    fn format_names() {
+        assert!(name_is(Format::XRGB8888, b"XR24"));
+        assert!(name_is(Format::BGRA8888, b"BA24"));
+    }
+
+    fn name_is(f: Format, name: &[u8]) -> bool {
+        crate::str::CString::try_from_fmt(crate::prelude::fmt!("{f:?}"))
+            .is_ok_and(|s| s.to_bytes() == name)
     }
 }

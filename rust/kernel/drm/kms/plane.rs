@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 
-//! Planes, their shadow-buffered atomic state, and framebuffers.
+//! Planes, their atomic state, and framebuffers.
 //!
 //! C header: [`include/drm/drm_plane.h`](srctree/include/drm/drm_plane.h)
+//!
+//! A plane is primary (every CRTC has exactly one), overlay or cursor ([`PlaneType`]). Its
+//! atomic state is the type its driver names in [`DriverPlane::State`]: the plain
+//! [`PlaneState`], or a helper's state that embeds it, such as the shadow-buffered
+//! [`ShadowPlaneState`](super::gem_atomic_helper::ShadowPlaneState).
 
 use super::{
-    damage::{
-        DamageCopy,
-        DamageIter,
-        Rect, //
-    },
+    crtc::CrtcMask,
+    format::Format,
     KmsDriver,
     ModeConfig, //
 };
 use crate::{
     bindings,
+    bits::bit_u32,
     container_of,
     drm::{
         self,
@@ -22,19 +25,89 @@ use crate::{
     },
     error::{
         from_result,
-        to_result,
-        VTABLE_DEFAULT_ERROR, //
+        to_result, //
     },
+    impl_flags,
     io::memremap::MemRemap,
-    new_mutex,
     prelude::*,
-    sync::Mutex,
     types::Opaque, //
 };
-use core::ptr;
+use core::{
+    marker::PhantomData,
+    ptr, //
+};
 
 /// `DRM_PLANE_NO_SCALING`: a 1:1 scaling factor in 16.16 fixed point.
 const NO_SCALING: i32 = 1 << 16;
+
+/// The kind of a plane (`enum drm_plane_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaneType {
+    /// The plane a CRTC scans out below all others; each CRTC has exactly one.
+    Primary,
+    /// A plane blended over the primary one.
+    Overlay,
+    /// A small plane on top of all others, for the mouse cursor.
+    Cursor,
+}
+
+impl PlaneType {
+    fn as_raw(self) -> bindings::drm_plane_type {
+        match self {
+            Self::Primary => bindings::drm_plane_type_DRM_PLANE_TYPE_PRIMARY,
+            Self::Overlay => bindings::drm_plane_type_DRM_PLANE_TYPE_OVERLAY,
+            Self::Cursor => bindings::drm_plane_type_DRM_PLANE_TYPE_CURSOR,
+        }
+    }
+}
+
+/// The atomic state type of a plane: [`PlaneState`], or a helper's state that embeds it.
+pub trait State: private::Sealed + AsRef<PlaneState> {}
+
+pub(crate) mod private {
+    use super::*;
+
+    /// What a plane [`State`] type brings to its plane.
+    pub trait Sealed: Sized {
+        /// Data the state's hooks keep per plane.
+        type PlaneData: Send + Sync;
+
+        /// Initialises the per-plane data.
+        fn plane_data() -> impl PinInit<Self::PlaneData>;
+
+        /// The state members of `struct drm_plane_funcs` (`atomic_create_state`,
+        /// `atomic_duplicate_state`, `atomic_destroy_state`); all others are `None`.
+        const FUNCS: bindings::drm_plane_funcs;
+
+        /// `end_fb_access` of `struct drm_plane_helper_funcs`.
+        const END_FB_ACCESS: Option<
+            unsafe extern "C" fn(*mut bindings::drm_plane, *mut bindings::drm_plane_state),
+        >;
+
+        /// Whether the state has a `begin_fb_access` hook ([`Sealed::begin_fb_access`]).
+        const HAS_BEGIN_FB_ACCESS: bool;
+
+        /// The `begin_fb_access` hook.
+        ///
+        /// # Safety
+        ///
+        /// `plane` is the plane `data` belongs to and `state` a new state of it, as the atomic
+        /// helpers pass them.
+        unsafe fn begin_fb_access(
+            _data: &Self::PlaneData,
+            _plane: *mut bindings::drm_plane,
+            _state: *mut bindings::drm_plane_state,
+        ) -> c_int {
+            0
+        }
+
+        /// # Safety
+        ///
+        /// `ptr` must be the `struct drm_plane_state` of a state of this type that outlives
+        /// `'a` and is not changed during `'a`.
+        unsafe fn from_raw<'a>(ptr: *mut bindings::drm_plane_state) -> &'a Self;
+    }
+}
 
 /// Driver data and hooks of a plane.
 #[vtable]
@@ -42,35 +115,50 @@ pub trait DriverPlane: Send + Sync + Sized {
     /// The driver this plane belongs to.
     type Driver: KmsDriver;
 
-    /// Checks a new plane state; the default accepts unscaled, full-screen framebuffers on a
-    /// CRTC that is on (`drm_atomic_helper_check_plane_state()` with no scaling, no
-    /// positioning and no updates of a disabled CRTC).
-    fn atomic_check(_plane: &Plane<Self>, check: &mut PlaneCheck<'_>) -> Result {
-        check.check_no_scaling(false, false)
+    /// The plane's atomic state: [`PlaneState`], or e.g.
+    /// [`ShadowPlaneState`](super::gem_atomic_helper::ShadowPlaneState).
+    type State: State;
+
+    /// Checks a new plane state. The default accepts unscaled framebuffers on a CRTC that is
+    /// on, covering the whole CRTC for a primary plane, anywhere on it for others
+    /// ([`PlaneCheck::check_plane_state`]).
+    fn atomic_check(
+        plane: &Plane<Self>,
+        _dev: &drm::Device<Self::Driver, Ioctl>,
+        check: &mut PlaneCheck<'_, Self::State>,
+    ) -> Result {
+        let flags = if plane.kind() == PlaneType::Primary {
+            CheckFlags::empty()
+        } else {
+            CheckFlag::CanPosition.into()
+        };
+        check.check_plane_state(flags)
     }
 
     /// Applies a new plane state to the hardware.
     ///
-    /// `old` and `new` are the states before and after the commit; the framebuffer of `new` is
-    /// mapped, so [`PlaneState::copy_clip`] can move its damaged parts to scanout memory.
+    /// `old` and `new` are the states before and after the commit.
     fn atomic_update(
         plane: &Plane<Self>,
         dev: &drm::Device<Self::Driver, Ioctl>,
-        old: &PlaneState,
-        new: &PlaneState,
+        old: &Self::State,
+        new: &Self::State,
     );
 
-    /// Describes the memory scanned out now, for `drm_panic` to draw into.
+    /// Describes the memory scanned out now, for `drm_panic` to draw into; only planes that
+    /// implement it offer a panic screen.
     ///
-    /// Runs in panic context: no sleeping, no locks. `current` is the plane's current state, read
-    /// without locks as the panic handler does.
-    fn get_scanout_buffer(
+    /// Runs in panic context: no sleeping, no locks. `data` is the registration data of the
+    /// device: `sb` can only describe memory borrowed from it, which stays valid for as long
+    /// as `drm_panic` may draw. `current` is the plane's current state, read without locks as
+    /// the panic handler does.
+    fn get_scanout_buffer<'a>(
         _plane: &Plane<Self>,
-        _dev: &drm::Device<Self::Driver, Ioctl>,
-        _current: &PlaneState,
-        _sb: &mut ScanoutBuffer<'_>,
+        _data: &'a <Self::Driver as drm::Driver>::RegistrationData<'a>,
+        _current: &Self::State,
+        _sb: &mut ScanoutBuffer<'a>,
     ) -> Result {
-        build_error!(VTABLE_DEFAULT_ERROR)
+        Err(ENODEV)
     }
 }
 
@@ -79,90 +167,35 @@ pub trait DriverPlane: Send + Sync + Sized {
 /// # Invariants
 ///
 /// `plane` is an initialised `struct drm_plane` whose `funcs` are `Plane::FUNCS`; the object
-/// was allocated by [`Plane::new_primary`] and is freed by the DRM core through the `destroy`
-/// hook when the device goes away.
+/// was allocated by [`Plane::new`] and is freed by the DRM core through the `destroy` hook when
+/// the device goes away.
 #[repr(C)]
 #[pin_data]
 pub struct Plane<T: DriverPlane> {
     #[pin]
     plane: Opaque<bindings::drm_plane>,
-    /// The framebuffer scanned out, kept mapped between commits.
+    /// What the state type keeps per plane.
     #[pin]
-    kept: Mutex<Option<KeptMap>>,
+    state_data: <T::State as private::Sealed>::PlaneData,
     #[pin]
     inner: T,
 }
-
-/// A framebuffer reference together with a kernel mapping of its buffers.
-///
-/// The shadow-plane helpers map a plane's framebuffer before every commit and unmap it after.
-/// Mapping a large shared-memory buffer means setting up and tearing down page tables (and
-/// flushing the TLB) for every page of it. While a plane holds one of these, the per-commit
-/// mapping only takes another reference on this one: clients that keep drawing into the
-/// buffer on screen and report damage (fbdev, Xorg's shadow front buffer) map it once.
-///
-/// Only the framebuffer being put on screen is kept, so a framebuffer that userspace removes
-/// is not held beyond the commit that takes it off the plane.
-///
-/// # Invariants
-///
-/// `fb` is a framebuffer on which this object holds a reference, and `map` its mapping made by
-/// `drm_gem_fb_vmap()`; both are released on drop.
-struct KeptMap {
-    fb: *mut bindings::drm_framebuffer,
-    map: [bindings::iosys_map; bindings::DRM_FORMAT_MAX_PLANES as usize],
-}
-
-impl KeptMap {
-    /// Takes a reference on `fb` and maps it, or returns `None` if it cannot be mapped.
-    ///
-    /// # Safety
-    ///
-    /// `fb` must be a valid framebuffer made from GEM objects.
-    unsafe fn new(fb: *mut bindings::drm_framebuffer) -> Option<Self> {
-        let mut map = [bindings::iosys_map::default(); bindings::DRM_FORMAT_MAX_PLANES as usize];
-        // SAFETY: `fb` is valid (guaranteed by the caller); `drm_framebuffer_get()`.
-        unsafe { bindings::drm_mode_object_get(&raw mut (*fb).base) };
-        // SAFETY: `fb` is valid and made from GEM objects; `map` has room for every colour plane.
-        if unsafe { bindings::drm_gem_fb_vmap(fb, map.as_mut_ptr(), ptr::null_mut()) } != 0 {
-            // SAFETY: Drops the reference taken above (`drm_framebuffer_put()`).
-            unsafe { bindings::drm_mode_object_put(&raw mut (*fb).base) };
-            return None;
-        }
-        // INVARIANT: A reference on `fb` was taken and `map` is its mapping.
-        Some(Self { fb, map })
-    }
-}
-
-impl Drop for KeptMap {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant, `map` was made by `drm_gem_fb_vmap()` for `fb`, on which
-        // we hold a reference until just after.
-        unsafe {
-            bindings::drm_gem_fb_vunmap(self.fb, self.map.as_mut_ptr());
-            bindings::drm_mode_object_put(&raw mut (*self.fb).base);
-        }
-    }
-}
-
-// SAFETY: The references and the mapping may be released from any thread.
-unsafe impl Send for KeptMap {}
 
 impl<T: DriverPlane> Plane<T> {
     const FUNCS: bindings::drm_plane_funcs = bindings::drm_plane_funcs {
         update_plane: Some(bindings::drm_atomic_helper_update_plane),
         disable_plane: Some(bindings::drm_atomic_helper_disable_plane),
         destroy: Some(Self::destroy_callback),
-        atomic_create_state: Some(Self::create_state_callback),
-        atomic_duplicate_state: Some(bindings::drm_gem_duplicate_shadow_plane_state),
-        atomic_destroy_state: Some(bindings::drm_gem_destroy_shadow_plane_state),
-        // SAFETY: All other members are optional function pointers, for which zero is `None`.
-        ..unsafe { core::mem::zeroed() }
+        ..<T::State as private::Sealed>::FUNCS
     };
 
     const HELPER_FUNCS: bindings::drm_plane_helper_funcs = bindings::drm_plane_helper_funcs {
-        begin_fb_access: Some(Self::begin_fb_access_callback),
-        end_fb_access: Some(bindings::drm_gem_end_shadow_fb_access),
+        begin_fb_access: if <T::State as private::Sealed>::HAS_BEGIN_FB_ACCESS {
+            Some(Self::begin_fb_access_callback)
+        } else {
+            None
+        },
+        end_fb_access: <T::State as private::Sealed>::END_FB_ACCESS,
         atomic_check: Some(Self::atomic_check_callback),
         atomic_update: Some(Self::atomic_update_callback),
         get_scanout_buffer: if T::HAS_GET_SCANOUT_BUFFER {
@@ -170,36 +203,43 @@ impl<T: DriverPlane> Plane<T> {
         } else {
             None
         },
-        // SAFETY: All other members are optional function pointers, for which zero is `None`.
-        ..unsafe { core::mem::zeroed() }
+        ..pin_init::zeroed()
     };
 
-    /// Creates the primary plane, scanning out `formats`, with damage clips enabled.
-    pub fn new_primary<'a>(
-        mc: &ModeConfig<'a, T::Driver>,
-        formats: &'static [u32],
+    /// Creates a plane of `kind` scanning out `formats`, with damage clips enabled.
+    ///
+    /// A plane with formats that have alpha gets the blend mode property, offering
+    /// premultiplied alpha only: the blending KMS assumes for a plane without the property.
+    ///
+    /// A primary plane can be used by the CRTC created with it ([`super::crtc::Crtc::new`]);
+    /// other planes by the CRTCs given to [`Plane::set_possible_crtcs`].
+    pub fn new<'a>(
+        mc: &'a ModeConfig<T::Driver>,
+        kind: PlaneType,
+        formats: &'static [Format],
         init: impl PinInit<T, Error>,
     ) -> Result<&'a Self> {
         let init = try_pin_init!(Self {
             plane <- Opaque::init_zeroed(),
-            kept <- new_mutex!(None, "Plane::kept"),
+            state_data <- <T::State as private::Sealed>::plane_data(),
             inner <- init,
         });
         let register = |raw: *mut Self| {
             // SAFETY: `raw` is a valid allocation.
             let plane = unsafe { Opaque::cast_into(&raw const (*raw).plane) };
             // SAFETY: The device is unregistered and its mode configuration initialised (`mc`);
-            // `plane` is zeroed memory; `formats` and the vtable are `'static`.
+            // `plane` is zeroed memory; `formats` (of the transparent `Format`, hence `u32`
+            // codes) and the vtable are `'static`.
             to_result(unsafe {
                 bindings::drm_universal_plane_init(
                     mc.as_raw(),
                     plane,
                     0,
                     &Self::FUNCS,
-                    formats.as_ptr(),
+                    formats.as_ptr().cast(),
                     formats.len().try_into()?,
                     ptr::null(),
-                    bindings::drm_plane_type_DRM_PLANE_TYPE_PRIMARY,
+                    kind.as_raw(),
                     ptr::null(),
                 )
             })?;
@@ -208,15 +248,49 @@ impl<T: DriverPlane> Plane<T> {
                 bindings::drm_plane_helper_add(plane, &Self::HELPER_FUNCS);
                 bindings::drm_plane_enable_fb_damage_clips(plane);
             }
+            if Format::any_has_alpha(formats) {
+                // SAFETY: `plane` is initialised and not registered yet.
+                let ret = unsafe {
+                    bindings::drm_plane_create_blend_mode_property(
+                        plane,
+                        bit_u32(bindings::DRM_MODE_BLEND_PREMULTI),
+                    )
+                };
+                if let Err(e) = to_result(ret) {
+                    // SAFETY: Takes the plane off the device again before its memory is freed.
+                    unsafe { bindings::drm_plane_cleanup(plane) };
+                    return Err(e);
+                }
+            }
             Ok(())
         };
         // SAFETY: Only `destroy_callback` frees the plane, and the DRM core calls it when the
-        // device is released.
+        // device is released; when `register` fails, the plane is not on the device.
         unsafe { mc.new_object(init, register) }
+    }
+
+    /// Lets the CRTCs in `crtcs` use this plane, in addition to those that already can.
+    ///
+    /// Fails with `EINVAL` if the plane belongs to another device than `mc`'s.
+    pub fn set_possible_crtcs(&self, mc: &ModeConfig<T::Driver>, crtcs: CrtcMask) -> Result {
+        if !mc.owns(self.dev_raw()) {
+            return Err(EINVAL);
+        }
+        // SAFETY: The plane belongs to the unregistered device `mc` owns; `ModeConfig` is not
+        // `Sync`, so only this thread can reach it through `mc`, and nothing reads the field
+        // before registration, until which it may change.
+        unsafe { (*self.as_raw()).possible_crtcs |= crtcs.as_raw() };
+        Ok(())
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::drm_plane {
         self.plane.get()
+    }
+
+    /// The device of the plane, as the C object records it.
+    pub(crate) fn dev_raw(&self) -> *mut bindings::drm_device {
+        // SAFETY: The plane is initialised (type invariant); `dev` never changes.
+        unsafe { (*self.as_raw()).dev }
     }
 
     /// # Safety
@@ -232,50 +306,39 @@ impl<T: DriverPlane> Plane<T> {
         &self.inner
     }
 
-    /// The device this plane belongs to.
-    pub fn drm(&self) -> &drm::Device<T::Driver> {
-        // SAFETY: `dev` is set at init and outlives the plane.
-        unsafe { drm::Device::from_raw((*self.as_raw()).dev) }
+    /// What the state type keeps for this plane.
+    pub(crate) fn state_data(&self) -> &<T::State as private::Sealed>::PlaneData {
+        &self.state_data
+    }
+
+    /// The kind of plane.
+    pub fn kind(&self) -> PlaneType {
+        // SAFETY: The plane is initialised; its type never changes.
+        match unsafe { (*self.as_raw()).type_ } {
+            bindings::drm_plane_type_DRM_PLANE_TYPE_PRIMARY => PlaneType::Primary,
+            bindings::drm_plane_type_DRM_PLANE_TYPE_CURSOR => PlaneType::Cursor,
+            _ => PlaneType::Overlay,
+        }
     }
 
     /// # Safety
     ///
-    /// `plane` must be a plane made by [`Plane::new_primary`], whose device has been registered.
+    /// `plane` must be a plane made by [`Plane::new`], whose device has been registered.
     unsafe fn ioctl_dev<'a>(plane: *mut bindings::drm_plane) -> &'a drm::Device<T::Driver, Ioctl> {
-        // SAFETY: See the module documentation: hooks that reach hardware run only for registered
-        // devices.
+        // SAFETY: See the module documentation of `kms`: hooks that reach hardware run only for
+        // registered devices.
         unsafe { drm::Device::from_raw((*plane).dev) }
     }
 
     extern "C" fn destroy_callback(plane: *mut bindings::drm_plane) {
         // SAFETY: The DRM core calls this once, when the device goes away; `plane` was made by
-        // `new_primary`.
+        // `new`.
         unsafe { bindings::drm_plane_cleanup(plane) };
-        // SAFETY: `plane` is the first member of a `Plane<T>` allocated by `new_primary`, which
+        // SAFETY: `plane` is the first member of a `Plane<T>` allocated by `new`, which
         // nothing references any longer.
         drop(unsafe {
             KBox::from_raw(container_of!(Opaque::cast_from(plane), Self, plane).cast_mut())
         });
-    }
-
-    /// Keeps `fb`, which the plane is about to scan out, mapped for this and later commits, in
-    /// place of the one kept before; keeps nothing when the plane goes dark.
-    ///
-    /// # Safety
-    ///
-    /// `fb` must be NULL or a valid framebuffer made from GEM objects.
-    unsafe fn keep_mapped(&self, fb: *mut bindings::drm_framebuffer) {
-        let mut kept = self.kept.lock();
-        if kept.as_ref().is_some_and(|k| k.fb == fb) {
-            return;
-        }
-        // Unmaps the previous one (the commits using it hold mappings of their own).
-        *kept = None;
-        if !fb.is_null() {
-            // Best effort: if it cannot be mapped now, each commit maps it (or fails) as usual.
-            // SAFETY: `fb` is valid (guaranteed by the caller).
-            *kept = unsafe { KeptMap::new(fb) };
-        }
     }
 
     extern "C" fn begin_fb_access_callback(
@@ -283,28 +346,10 @@ impl<T: DriverPlane> Plane<T> {
         state: *mut bindings::drm_plane_state,
     ) -> c_int {
         // SAFETY: The atomic helpers call this with a valid plane of a `Plane<T>` and a new state
-        // of it, whose framebuffer, if any, is made from GEM objects (the only kind this module's
-        // drivers create).
+        // of it.
         unsafe {
-            Self::from_raw(plane).keep_mapped((*state).fb);
-            bindings::drm_gem_begin_shadow_fb_access(plane, state)
-        }
-    }
-
-    extern "C" fn create_state_callback(
-        plane: *mut bindings::drm_plane,
-    ) -> *mut bindings::drm_plane_state {
-        // SAFETY: All-zero is the pristine value of the C struct (what `kzalloc()` gives).
-        let zeroed: bindings::drm_shadow_plane_state = unsafe { core::mem::zeroed() };
-        let Ok(state) = KBox::new(zeroed, GFP_KERNEL) else {
-            return ENOMEM.to_ptr();
-        };
-        let state = KBox::into_raw(state);
-        // SAFETY: `state` is valid; `plane` is a valid plane. The state is released by
-        // `drm_gem_destroy_shadow_plane_state()`, which `kfree()`s it, matching `KBox`.
-        unsafe {
-            bindings::__drm_atomic_helper_plane_state_init(&raw mut (*state).base, plane);
-            &raw mut (*state).base
+            let this = Self::from_raw(plane);
+            <T::State as private::Sealed>::begin_fb_access(this.state_data(), plane, state)
         }
     }
 
@@ -331,14 +376,16 @@ impl<T: DriverPlane> Plane<T> {
                 (old, new, crtc_state)
             };
             let mut check = PlaneCheck {
-                // SAFETY: Plane states of this plane, hence shadow-buffered.
-                state: unsafe { PlaneState::from_raw(new) },
+                // SAFETY: Plane states of this plane, hence of type `T::State`.
+                state: unsafe { <T::State as private::Sealed>::from_raw(new) },
                 // SAFETY: As above.
-                old: unsafe { PlaneState::from_raw(old) },
+                old: unsafe { <T::State as private::Sealed>::from_raw(old) },
                 crtc_state,
             };
-            // SAFETY: `plane` belongs to a `Plane<T>`.
-            T::atomic_check(unsafe { Self::from_raw(plane) }, &mut check)?;
+            // SAFETY: `plane` belongs to a `Plane<T>`; atomic checks only happen on registered
+            // devices.
+            let (this, dev) = unsafe { (Self::from_raw(plane), Self::ioctl_dev(plane)) };
+            T::atomic_check(this, dev, &mut check)?;
             Ok(0)
         })
     }
@@ -348,11 +395,15 @@ impl<T: DriverPlane> Plane<T> {
         state: *mut bindings::drm_atomic_commit,
     ) {
         // SAFETY: The commit helpers call this with valid pointers; both states exist in the
-        // commit since the plane is part of it, and they are plane states of this plane.
+        // commit since the plane is part of it, and they are states of this plane.
         let (old, new) = unsafe {
             (
-                PlaneState::from_raw(bindings::drm_atomic_get_old_plane_state(state, plane)),
-                PlaneState::from_raw(bindings::drm_atomic_get_new_plane_state(state, plane)),
+                <T::State as private::Sealed>::from_raw(bindings::drm_atomic_get_old_plane_state(
+                    state, plane,
+                )),
+                <T::State as private::Sealed>::from_raw(bindings::drm_atomic_get_new_plane_state(
+                    state, plane,
+                )),
             )
         };
         // SAFETY: `plane` belongs to a `Plane<T>` of a registered device.
@@ -371,23 +422,33 @@ impl<T: DriverPlane> Plane<T> {
             if current.is_null() {
                 return Err(ENODEV);
             }
-            // SAFETY: A plane state of this plane.
-            let current = unsafe { PlaneState::from_raw(current) };
-            let mut sb = ScanoutBuffer {
-                // SAFETY: `drm_panic` passes a valid buffer description to fill in.
-                sb: unsafe { &mut *sb },
-            };
+            // SAFETY: A state of this plane.
+            let current = unsafe { <T::State as private::Sealed>::from_raw(current) };
             // SAFETY: `plane` belongs to a `Plane<T>` of a registered device.
             let (this, dev) = unsafe { (Self::from_raw(plane), Self::ioctl_dev(plane)) };
-            T::get_scanout_buffer(this, dev, current, &mut sb)?;
+            let guard = dev.registration_guard().ok_or(ENODEV)?;
+            guard.registration_data_with(|data| {
+                // INVARIANT: `drm_panic` passes a buffer description to fill in, and reads it
+                // only during its dumper run (or debugfs trigger) that called this hook.
+                // `drm_dev_unregister()`, the first step of every teardown, removes the
+                // plane's dumper and its debugfs file and waits for a run in progress
+                // (`kmsg_dump_unregister()` waits for RCU readers), before the registration
+                // data, which `'a` borrows, can be dropped.
+                let mut sb = ScanoutBuffer {
+                    sb,
+                    _mem: PhantomData,
+                };
+                T::get_scanout_buffer(this, data, current, &mut sb)
+            })?;
             Ok(0)
         })
     }
 }
 
-// SAFETY: The C object is only changed under DRM's modeset locks; driver data is `Send`.
+// SAFETY: The C object is only changed under DRM's modeset locks; driver data and the state
+// type's plane data are `Send`.
 unsafe impl<T: DriverPlane> Send for Plane<T> {}
-// SAFETY: As above; driver data is `Sync`.
+// SAFETY: As above; driver data and the state type's plane data are `Sync`.
 unsafe impl<T: DriverPlane> Sync for Plane<T> {}
 
 /// A framebuffer (`struct drm_framebuffer`), read-only.
@@ -419,10 +480,10 @@ impl Framebuffer {
         self.raw().pitches.get(index).copied().unwrap_or(0)
     }
 
-    /// The fourcc code of the pixel format.
-    pub fn format(&self) -> u32 {
+    /// The pixel format.
+    pub fn format(&self) -> Format {
         // SAFETY: A framebuffer always has a format (type invariant).
-        unsafe { (*self.raw().format).format }
+        Format::from_raw(unsafe { (*self.raw().format).format })
     }
 
     /// Bytes per pixel of the first colour plane, 0 for block formats.
@@ -432,29 +493,53 @@ impl Framebuffer {
     }
 }
 
-/// The atomic state of a plane made by this module (`struct drm_shadow_plane_state`).
-///
-/// Besides the usual plane state it holds the kernel mapping of the framebuffer, valid while a
-/// commit runs.
+/// The atomic state of a plane (`struct drm_plane_state`), read-only.
 ///
 /// # Invariants
 ///
-/// `self.0` is a valid `struct drm_shadow_plane_state`.
+/// `self.0` is a valid plane state, not changed while borrowed except through
+/// [`PlaneCheck`] during the check phase.
 #[repr(transparent)]
-pub struct PlaneState(Opaque<bindings::drm_shadow_plane_state>);
+pub struct PlaneState(Opaque<bindings::drm_plane_state>);
 
-impl PlaneState {
+impl State for PlaneState {}
+
+impl private::Sealed for PlaneState {
+    type PlaneData = ();
+
+    fn plane_data() -> impl PinInit<()> {}
+
+    const FUNCS: bindings::drm_plane_funcs = bindings::drm_plane_funcs {
+        atomic_create_state: Some(bindings::drm_atomic_helper_plane_create_state),
+        atomic_duplicate_state: Some(bindings::drm_atomic_helper_plane_duplicate_state),
+        atomic_destroy_state: Some(bindings::drm_atomic_helper_plane_destroy_state),
+        ..pin_init::zeroed()
+    };
+
+    const END_FB_ACCESS: Option<
+        unsafe extern "C" fn(*mut bindings::drm_plane, *mut bindings::drm_plane_state),
+    > = None;
+
+    const HAS_BEGIN_FB_ACCESS: bool = false;
+
     /// # Safety
     ///
-    /// `ptr` must be the `base` of a valid `struct drm_shadow_plane_state` that outlives `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::drm_plane_state) -> &'a Self {
-        // SAFETY: Guaranteed by the caller; `base` is the first member.
-        unsafe { &*container_of!(ptr, bindings::drm_shadow_plane_state, base).cast() }
+    /// As for [`private::Sealed::from_raw`].
+    unsafe fn from_raw<'a>(ptr: *mut bindings::drm_plane_state) -> &'a Self {
+        // SAFETY: Guaranteed by the caller; `Self` is transparent.
+        unsafe { &*ptr.cast() }
     }
+}
 
+impl AsRef<PlaneState> for PlaneState {
+    fn as_ref(&self) -> &PlaneState {
+        self
+    }
+}
+
+impl PlaneState {
     pub(crate) fn as_raw(&self) -> *mut bindings::drm_plane_state {
-        // SAFETY: Valid by the type invariant.
-        unsafe { &raw mut (*self.0.get()).base }
+        self.0.get()
     }
 
     fn base(&self) -> &bindings::drm_plane_state {
@@ -483,147 +568,40 @@ impl PlaneState {
     pub fn visible(&self) -> bool {
         self.base().visible
     }
-
-    /// Where the lines of `clip` are in the kernel mapping of the framebuffer.
-    ///
-    /// Fails with `EINVAL` if the plane has no single-plane framebuffer, or no kernel mapping of
-    /// it (outside a commit), or if `clip` does not lie within the framebuffer.
-    fn clip_source(&self, clip: &Rect) -> Result<ClipSource> {
-        let fb = self.fb().ok_or(EINVAL)?;
-        let cpp = fb.cpp() as usize;
-        if cpp == 0 || !clip.is_within(fb.width(), fb.height()) {
-            return Err(EINVAL);
-        }
-        // SAFETY: Valid by the type invariant.
-        let map = unsafe { (*self.0.get()).data[0] };
-        // SAFETY: `vaddr` and `vaddr_iomem` share storage; we only test it for NULL.
-        let vaddr = unsafe { map.__bindgen_anon_1.vaddr };
-        if map.is_iomem || vaddr.is_null() {
-            return Err(EINVAL);
-        }
-        let pitch = fb.pitch(0) as usize;
-        let (x, y) = (clip.x1 as usize, clip.y1 as usize);
-        // INVARIANT: `data[0]` maps the whole first colour plane (the framebuffer was checked
-        // against its GEM object when it was made) for as long as the commit, during which
-        // this state is borrowed, runs; `clip` lies within the framebuffer, so every line
-        // `i < rows` of `line` bytes at `ptr + i * pitch` is mapped.
-        Ok(ClipSource {
-            // SAFETY: The offset of `clip`'s first pixel, inside the mapping (see above).
-            ptr: unsafe { vaddr.cast::<u8>().add(y * pitch + x * cpp) },
-            pitch,
-            line: clip.width() as usize * cpp,
-            rows: clip.height() as usize,
-            x_bytes: x * cpp,
-            y,
-        })
-    }
-
-    /// Copies what changed in the update from `old` to this state, one damage rectangle at a
-    /// time, with `copy` (e.g. a call of [`PlaneState::copy_clip`]), which returns the bytes it
-    /// copied; counts what was copied and what failed.
-    ///
-    /// A commit without damage information, or one that changes the framebuffer or the source
-    /// rectangle, damages the whole plane (see [`DamageIter`]).
-    pub fn copy_damage(
-        &self,
-        old: &PlaneState,
-        mut copy: impl FnMut(&Rect) -> Result<usize>,
-    ) -> DamageCopy {
-        let mut done = DamageCopy::default();
-        for clip in DamageIter::new(old, self) {
-            done.add(&clip, copy(&clip));
-        }
-        done
-    }
-
-    /// Copies rectangle `clip` of the framebuffer to the same position in `dst`, an image with
-    /// the framebuffer's pixel format and `dst_pitch` bytes per line starting at offset 0.
-    ///
-    /// Returns the number of bytes copied. Fails with `EINVAL` if the plane has no single-plane
-    /// framebuffer, or no kernel mapping of it (outside a commit), or if `clip` does not lie
-    /// within the framebuffer; with `ERANGE` if the destination does not fit into `dst`.
-    pub fn copy_clip(&self, clip: &Rect, dst: &MemRemap<'_>, dst_pitch: usize) -> Result<usize> {
-        let src = self.clip_source(clip)?;
-        let dst_off = src.dst_offset(dst_pitch)?;
-        // SAFETY: By the invariant of `ClipSource`, the `rows` source lines are mapped for the
-        // duration of the commit, during which `self` is borrowed; they are framebuffer memory,
-        // not the scanout mapping.
-        unsafe { dst.copy_rows_from(dst_off, dst_pitch, src.ptr, src.pitch, src.line, src.rows)? };
-        Ok(src.line * src.rows)
-    }
-
-    /// Like [`PlaneState::copy_clip`], into memory the kernel owns (e.g. a buffer of a virtual
-    /// display): `dst` holds an image of `dst_pitch` bytes per line.
-    pub fn copy_clip_to_slice(
-        &self,
-        clip: &Rect,
-        dst: &mut [u8],
-        dst_pitch: usize,
-    ) -> Result<usize> {
-        let src = self.clip_source(clip)?;
-        let dst_off = src.dst_offset(dst_pitch)?;
-        let end = super::damage::rows_end(dst_off, dst_pitch, src.line, src.rows).ok_or(ERANGE)?;
-        if end > dst.len() {
-            return Err(ERANGE);
-        }
-        let base = dst.as_mut_ptr();
-        for i in 0..src.rows {
-            // SAFETY: Source line `i` is mapped (invariant of `ClipSource`) and cannot overlap
-            // `dst`, which is borrowed mutably; destination line `i` ends at or before
-            // `end <= dst.len()`.
-            unsafe {
-                ptr::copy_nonoverlapping(
-                    src.ptr.add(i * src.pitch),
-                    base.add(dst_off + i * dst_pitch),
-                    src.line,
-                )
-            };
-        }
-        Ok(src.line * src.rows)
-    }
 }
 
-/// The lines of a damage rectangle in the kernel mapping of a framebuffer.
-///
-/// # Invariants
-///
-/// For every `i < rows`, `ptr + i * pitch .. + line` is mapped and readable while the plane
-/// state it came from is borrowed.
-struct ClipSource {
-    ptr: *const u8,
-    pitch: usize,
-    line: usize,
-    rows: usize,
-    /// Position of the rectangle: byte offset within a line, and first line.
-    x_bytes: usize,
-    y: usize,
-}
+impl_flags!(
+    /// What [`PlaneCheck::check_plane_state`] lets a plane do.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct CheckFlags(u32);
 
-impl ClipSource {
-    /// The offset of the rectangle in a destination image of `dst_pitch` bytes per line.
-    fn dst_offset(&self, dst_pitch: usize) -> Result<usize> {
-        self.y
-            .checked_mul(dst_pitch)
-            .and_then(|o| o.checked_add(self.x_bytes))
-            .ok_or(ERANGE)
+    /// One permission of [`CheckFlags`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum CheckFlag {
+        /// The plane may cover part of the CRTC (`can_position`); without it, it must cover
+        /// the whole CRTC.
+        CanPosition = bit_u32(0),
+        /// A framebuffer may stay on the plane of a CRTC being turned off, the plane then being
+        /// invisible (`can_update_disabled`); without it, such a commit fails with `EINVAL`.
+        CanUpdateDisabled = bit_u32(1),
     }
-}
+);
 
 /// A new plane state being checked, with the state of the CRTC it goes to.
-pub struct PlaneCheck<'a> {
-    state: &'a PlaneState,
-    old: &'a PlaneState,
+pub struct PlaneCheck<'a, S> {
+    state: &'a S,
+    old: &'a S,
     crtc_state: *mut bindings::drm_crtc_state,
 }
 
-impl<'a> PlaneCheck<'a> {
+impl<'a, S: State> PlaneCheck<'a, S> {
     /// The new plane state.
-    pub fn state(&self) -> &'a PlaneState {
+    pub fn state(&self) -> &'a S {
         self.state
     }
 
     /// The plane's state before the commit.
-    pub fn old_state(&self) -> &'a PlaneState {
+    pub fn old_state(&self) -> &'a S {
         self.old
     }
 
@@ -633,52 +611,78 @@ impl<'a> PlaneCheck<'a> {
     pub fn damage_whole_plane(&mut self) {
         // SAFETY: The new state belongs to the commit being checked, which only this thread
         // changes during the check phase.
-        unsafe { (*self.state.as_raw()).ignore_damage_clips = true };
+        unsafe { (*self.state.as_ref().as_raw()).ignore_damage_clips = true };
     }
 
-    /// Checks that the framebuffer is not scaled and, unless `can_position`, covers the CRTC
-    /// (`drm_atomic_helper_check_plane_state()`); computes `visible` and the clipped rectangles.
-    ///
-    /// With `can_update_disabled`, a framebuffer may stay on the plane of a CRTC being turned
-    /// off (the plane is then not visible); without, such a commit fails with `EINVAL`.
-    pub fn check_no_scaling(&mut self, can_position: bool, can_update_disabled: bool) -> Result {
+    /// Checks that the framebuffer is not scaled and lies as `flags` allow
+    /// (`drm_atomic_helper_check_plane_state()`); computes `visible` and the clipped
+    /// rectangles.
+    pub fn check_plane_state(&mut self, flags: CheckFlags) -> Result {
         // SAFETY: Both states belong to the commit being checked; `crtc_state` may be NULL.
         to_result(unsafe {
             bindings::drm_atomic_helper_check_plane_state(
-                self.state.as_raw(),
+                self.state.as_ref().as_raw(),
                 self.crtc_state,
                 NO_SCALING,
                 NO_SCALING,
-                can_position,
-                can_update_disabled,
+                flags.contains(CheckFlag::CanPosition),
+                flags.contains(CheckFlag::CanUpdateDisabled),
             )
         })
     }
 }
 
-/// The scanout buffer `drm_panic` draws into (`struct drm_scanout_buffer`).
+/// The scanout buffer `drm_panic` draws into (`struct drm_scanout_buffer`), to be described
+/// with memory that lives for `'a`.
+///
+/// `'a` is the borrow of the registration data [`DriverPlane::get_scanout_buffer`] gets, so
+/// memory the hook maps for itself cannot be handed over:
+///
+/// ```ignore,compile_fail
+/// fn get_scanout_buffer<'a>(
+///     _plane: &Plane<Self>,
+///     data: &'a RegData<'a>,
+///     current: &ShadowPlaneState,
+///     sb: &mut ScanoutBuffer<'a>,
+/// ) -> Result {
+///     let fb = current.fb().ok_or(ENODEV)?;
+///     let local = data.bar.memremap(CachePolicy::WriteBack)?;
+///     // error[E0597]: `local` does not live long enough
+///     sb.set(fb, &local, fb.pitch(0))
+/// }
+/// ```
+///
+/// (`ignore`: the kernel's doctests cannot check `compile_fail`.)
+///
+/// # Invariants
+///
+/// `sb` is valid for writes for the hook call that got `self`; `drm_panic` reads the buffer
+/// description, and writes through it, only while memory borrowed for `'a` is alive.
 pub struct ScanoutBuffer<'a> {
-    sb: &'a mut bindings::drm_scanout_buffer,
+    sb: *mut bindings::drm_scanout_buffer,
+    _mem: PhantomData<&'a ()>,
 }
 
-impl ScanoutBuffer<'_> {
+impl<'a> ScanoutBuffer<'a> {
     /// Describes `mem` from offset 0 as holding `fb`'s image with `pitch` bytes per line.
     ///
     /// Fails with `ERANGE` if that image does not fit into `mem`.
-    pub fn set(&mut self, fb: &Framebuffer, mem: &MemRemap<'_>, pitch: u32) -> Result {
+    pub fn set(&mut self, fb: &Framebuffer, mem: &'a MemRemap<'_>, pitch: u32) -> Result {
         let size = (pitch as usize)
             .checked_mul(fb.height() as usize)
             .ok_or(ERANGE)?;
-        if size > mem.size() || pitch < fb.width() * fb.cpp() {
+        if size > mem.size() || u64::from(pitch) < u64::from(fb.width()) * u64::from(fb.cpp()) {
             return Err(ERANGE);
         }
-        let raw = fb.raw();
-        self.sb.format = raw.format;
-        self.sb.width = fb.width();
-        self.sb.height = fb.height();
-        self.sb.pitch[0] = pitch;
-        // `is_iomem == false` selects the `vaddr` member of the union.
-        self.sb.map[0] = bindings::iosys_map {
+        // SAFETY: `sb` is valid for writes (type invariant).
+        let sb = unsafe { &mut *self.sb };
+        sb.format = fb.raw().format;
+        sb.width = fb.width();
+        sb.height = fb.height();
+        sb.pitch[0] = pitch;
+        // `is_iomem == false` selects the `vaddr` member of the union. `mem` stays mapped for
+        // `'a`, for as long as `drm_panic` uses the description (type invariant).
+        sb.map[0] = bindings::iosys_map {
             __bindgen_anon_1: bindings::iosys_map__bindgen_ty_1 {
                 vaddr: mem.as_ptr().cast(),
             },

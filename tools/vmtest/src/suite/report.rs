@@ -93,6 +93,10 @@ const BAD_LOG: &[&str] = &[
     "blocked for more than",
     "Kernel panic",
     "Call trace:",
+    // drm_mode_config_validate(): a plane offers alpha formats without a blend mode property.
+    "Please fix",
+    // A log prefix doubled by hand: `pr_*!` already prefix the module name.
+    "rbochs: rbochs:",
 ];
 
 /// Whether a kernel log line means something went wrong.

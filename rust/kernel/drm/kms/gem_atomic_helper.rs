@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! Shadow-buffered planes: the framebuffer mapped into the kernel for every commit, and its
+//! damage copied from there into scanout memory.
+//!
+//! C header: [`include/drm/drm_gem_atomic_helper.h`](srctree/include/drm/drm_gem_atomic_helper.h)
+//!
+//! A plane whose [`DriverPlane::State`](super::plane::DriverPlane::State) is
+//! [`ShadowPlaneState`] gets the hooks of `DRM_GEM_SHADOW_PLANE_FUNCS` and
+//! `DRM_GEM_SHADOW_PLANE_HELPER_FUNCS`: the GEM framebuffer of every new state is mapped
+//! (`drm_gem_begin_shadow_fb_access()`) for the duration of the commit, and the driver copies
+//! the damaged parts of it where it scans out from ([`ShadowPlaneState::copy_damage`]). This is
+//! the policy of drivers whose scanout memory the CPU writes: virtual and emulated displays,
+//! and hardware that cannot scan out of system memory.
+//!
+//! On top of the C helpers, the framebuffer being put on screen stays mapped between commits
+//! (see [`ShadowPlaneData`]).
+
+use super::{
+    damage::{
+        DamageCopy,
+        DamageIter,
+        Rect, //
+    },
+    plane::{
+        private::Sealed,
+        PlaneCheck,
+        PlaneState,
+        State, //
+    },
+};
+use crate::{
+    bindings,
+    container_of,
+    device,
+    io::memremap::MemRemap,
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+    time::{
+        Instant,
+        Monotonic, //
+    },
+    types::Opaque, //
+};
+use core::{
+    ptr,
+    sync::atomic::{
+        AtomicU64,
+        Ordering, //
+    },
+};
+
+/// The state of a shadow-buffered plane (`struct drm_shadow_plane_state`).
+///
+/// Besides the usual plane state (which it dereferences to) it holds the kernel mapping of the
+/// framebuffer, valid while a commit runs.
+///
+/// # Invariants
+///
+/// `self.0` is a valid `struct drm_shadow_plane_state`, not changed while borrowed.
+#[repr(transparent)]
+pub struct ShadowPlaneState(Opaque<bindings::drm_shadow_plane_state>);
+
+/// What a shadow-buffered plane keeps: the framebuffer it scans out, mapped between commits.
+///
+/// The shadow-plane helpers map a plane's framebuffer before every commit and unmap it after.
+/// Mapping a large shared-memory buffer means setting up and tearing down page tables (and
+/// flushing the TLB) for every page of it. While a plane holds one of these, the per-commit
+/// mapping only takes another reference on this one: clients that keep drawing into the
+/// buffer on screen and report damage (fbdev, Xorg's shadow front buffer) map it once.
+///
+/// Only the framebuffer being put on screen is kept, so a framebuffer that userspace removes
+/// is not held beyond the commit that takes it off the plane.
+#[pin_data]
+pub struct ShadowPlaneData {
+    #[pin]
+    kept: Mutex<Option<KeptMap>>,
+}
+
+impl ShadowPlaneData {
+    /// Keeps `fb`, which the plane is about to scan out, mapped for this and later commits, in
+    /// place of the one kept before; keeps nothing when the plane goes dark.
+    ///
+    /// # Safety
+    ///
+    /// `fb` must be NULL or a valid framebuffer made from GEM objects.
+    unsafe fn keep_mapped(&self, fb: *mut bindings::drm_framebuffer) {
+        let mut kept = self.kept.lock();
+        if kept.as_ref().is_some_and(|k| k.fb == fb) {
+            return;
+        }
+        // Unmaps the previous one (the commits using it hold mappings of their own).
+        *kept = None;
+        if !fb.is_null() {
+            // Best effort: if it cannot be mapped now, each commit maps it (or fails) as usual.
+            // SAFETY: `fb` is valid (guaranteed by the caller).
+            *kept = unsafe { KeptMap::new(fb) };
+        }
+    }
+}
+
+impl State for ShadowPlaneState {}
+
+impl Sealed for ShadowPlaneState {
+    type PlaneData = ShadowPlaneData;
+
+    fn plane_data() -> impl PinInit<ShadowPlaneData> {
+        pin_init!(ShadowPlaneData {
+            kept <- new_mutex!(None, "ShadowPlaneData::kept"),
+        })
+    }
+
+    const FUNCS: bindings::drm_plane_funcs = bindings::drm_plane_funcs {
+        atomic_create_state: Some(create_state_callback),
+        atomic_duplicate_state: Some(bindings::drm_gem_duplicate_shadow_plane_state),
+        atomic_destroy_state: Some(bindings::drm_gem_destroy_shadow_plane_state),
+        ..pin_init::zeroed()
+    };
+
+    const END_FB_ACCESS: Option<
+        unsafe extern "C" fn(*mut bindings::drm_plane, *mut bindings::drm_plane_state),
+    > = Some(bindings::drm_gem_end_shadow_fb_access);
+
+    const HAS_BEGIN_FB_ACCESS: bool = true;
+
+    /// # Safety
+    ///
+    /// As for [`Sealed::begin_fb_access`].
+    unsafe fn begin_fb_access(
+        data: &ShadowPlaneData,
+        plane: *mut bindings::drm_plane,
+        state: *mut bindings::drm_plane_state,
+    ) -> c_int {
+        // SAFETY: `state` is a new state of `plane` (guaranteed by the caller), whose
+        // framebuffer, if any, is made from GEM objects: `fb_create` of every KMS device is
+        // `drm_gem_fb_create_with_dirty()`, and the fbdev emulation uses GEM shmem buffers.
+        unsafe {
+            data.keep_mapped((*state).fb);
+            bindings::drm_gem_begin_shadow_fb_access(plane, state)
+        }
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Sealed::from_raw`].
+    unsafe fn from_raw<'a>(ptr: *mut bindings::drm_plane_state) -> &'a Self {
+        // SAFETY: Guaranteed by the caller: states of planes with this state type are made by
+        // `create_state_callback` or the shadow-plane duplication, so `ptr` is the `base`, the
+        // first member, of a `struct drm_shadow_plane_state`.
+        unsafe { &*container_of!(ptr, bindings::drm_shadow_plane_state, base).cast() }
+    }
+}
+
+/// Allocates the state of a shadow-buffered plane (`atomic_create_state`).
+extern "C" fn create_state_callback(
+    plane: *mut bindings::drm_plane,
+) -> *mut bindings::drm_plane_state {
+    let Ok(state) = KBox::<bindings::drm_shadow_plane_state>::new(pin_init::zeroed(), GFP_KERNEL)
+    else {
+        return ENOMEM.to_ptr();
+    };
+    let state = KBox::into_raw(state);
+    // SAFETY: `state` is valid and zeroed, the pristine value of the C struct; `plane` is a
+    // valid plane. The state is released by `drm_gem_destroy_shadow_plane_state()`, which
+    // `kfree()`s it, matching `KBox`.
+    unsafe {
+        bindings::__drm_atomic_helper_plane_state_init(&raw mut (*state).base, plane);
+        &raw mut (*state).base
+    }
+}
+
+impl core::ops::Deref for ShadowPlaneState {
+    type Target = PlaneState;
+
+    fn deref(&self) -> &PlaneState {
+        // SAFETY: `base` is a valid plane state, borrowed as long as `self` (type invariant).
+        unsafe { <PlaneState as Sealed>::from_raw(&raw mut (*self.0.get()).base) }
+    }
+}
+
+impl AsRef<PlaneState> for ShadowPlaneState {
+    fn as_ref(&self) -> &PlaneState {
+        self
+    }
+}
+
+impl ShadowPlaneState {
+    /// Where the lines of `clip` are in the kernel mapping of the framebuffer.
+    ///
+    /// Fails with `EINVAL` if the plane has no single-plane framebuffer, or no kernel mapping of
+    /// it (outside a commit), or if `clip` does not lie within the framebuffer.
+    fn clip_source(&self, clip: &Rect) -> Result<ClipSource> {
+        let fb = self.fb().ok_or(EINVAL)?;
+        let cpp = fb.cpp() as usize;
+        if cpp == 0 || !clip.is_within(fb.width(), fb.height()) {
+            return Err(EINVAL);
+        }
+        // SAFETY: Valid by the type invariant.
+        let map = unsafe { (*self.0.get()).data[0] };
+        // SAFETY: `vaddr` and `vaddr_iomem` share storage; we only test it for NULL.
+        let vaddr = unsafe { map.__bindgen_anon_1.vaddr };
+        if map.is_iomem || vaddr.is_null() {
+            return Err(EINVAL);
+        }
+        let pitch = fb.pitch(0) as usize;
+        let (x, y) = (clip.x1 as usize, clip.y1 as usize);
+        // INVARIANT: `data[0]` maps the whole first colour plane (the framebuffer was checked
+        // against its GEM object when it was made) for as long as the commit, during which
+        // this state is borrowed, runs; `clip` lies within the framebuffer, so every line
+        // `i < rows` of `line` bytes at `ptr + i * pitch` is mapped.
+        Ok(ClipSource {
+            // SAFETY: The offset of `clip`'s first pixel, inside the mapping (see above).
+            ptr: unsafe { vaddr.cast::<u8>().add(y * pitch + x * cpp) },
+            pitch,
+            line: clip.width() as usize * cpp,
+            rows: clip.height() as usize,
+            x_bytes: x * cpp,
+            y,
+        })
+    }
+
+    /// Copies what changed in the update from `old` to this state, one damage rectangle at a
+    /// time, with `copy` (e.g. a call of [`ShadowPlaneState::copy_clip`]), which returns the
+    /// bytes it copied; counts what was copied and what failed.
+    ///
+    /// A commit without damage information, or one that changes the framebuffer or the source
+    /// rectangle, damages the whole plane (see [`DamageIter`]).
+    pub fn copy_damage(
+        &self,
+        old: &ShadowPlaneState,
+        mut copy: impl FnMut(&Rect) -> Result<usize>,
+    ) -> DamageCopy {
+        let start = Instant::<Monotonic>::now();
+        let mut done = DamageCopy::default();
+        for clip in DamageIter::new(old, self) {
+            done.add(&clip, copy(&clip));
+        }
+        done.ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        done
+    }
+
+    /// Copies rectangle `clip` of the framebuffer to the same position in `dst`, an image with
+    /// the framebuffer's pixel format and `dst_pitch` bytes per line starting at offset 0.
+    ///
+    /// Returns the number of bytes copied. Fails with `EINVAL` if the plane has no single-plane
+    /// framebuffer, or no kernel mapping of it (outside a commit), or if `clip` does not lie
+    /// within the framebuffer; with `ERANGE` if the destination does not fit into `dst`.
+    pub fn copy_clip(&self, clip: &Rect, dst: &MemRemap<'_>, dst_pitch: usize) -> Result<usize> {
+        let src = self.clip_source(clip)?;
+        let dst_off = src.dst_offset(dst_pitch)?;
+        // SAFETY: By the invariant of `ClipSource`, the `rows` source lines are mapped for the
+        // duration of the commit, during which `self` is borrowed; they are framebuffer memory,
+        // not the scanout mapping.
+        unsafe { dst.copy_rows_from(dst_off, dst_pitch, src.ptr, src.pitch, src.line, src.rows)? };
+        Ok(src.line * src.rows)
+    }
+
+    /// Like [`ShadowPlaneState::copy_clip`], into memory the kernel owns (e.g. a buffer of a
+    /// virtual display): `dst` holds an image of `dst_pitch` bytes per line.
+    pub fn copy_clip_to_slice(
+        &self,
+        clip: &Rect,
+        dst: &mut [u8],
+        dst_pitch: usize,
+    ) -> Result<usize> {
+        let src = self.clip_source(clip)?;
+        let dst_off = src.dst_offset(dst_pitch)?;
+        let end = super::damage::rows_end(dst_off, dst_pitch, src.line, src.rows).ok_or(ERANGE)?;
+        if end > dst.len() {
+            return Err(ERANGE);
+        }
+        let base = dst.as_mut_ptr();
+        for i in 0..src.rows {
+            // SAFETY: Source line `i` is mapped (invariant of `ClipSource`) and cannot overlap
+            // `dst`, which is borrowed mutably; destination line `i` ends at or before
+            // `end <= dst.len()`.
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    src.ptr.add(i * src.pitch),
+                    base.add(dst_off + i * dst_pitch),
+                    src.line,
+                )
+            };
+        }
+        Ok(src.line * src.rows)
+    }
+}
+
+impl PlaneCheck<'_, ShadowPlaneState> {
+    /// Refuses (`EINVAL`, with a debug message on `dev`) a visible framebuffer whose first
+    /// colour plane, pitch times height bytes, does not fit into the `size` bytes of scanout
+    /// memory its damage is copied to, from offset 0 with the framebuffer's pitch.
+    pub fn check_fb_fits(&self, dev: &impl AsRef<device::Device>, size: usize) -> Result {
+        let state = self.state();
+        let Some(fb) = state.fb().filter(|_| state.visible()) else {
+            return Ok(());
+        };
+        let needed = u64::from(fb.pitch(0)) * u64::from(fb.height());
+        if needed > size as u64 {
+            dev_dbg!(
+                dev,
+                "{}x{} framebuffer with pitch {} needs {needed} bytes, scanout memory has {size}\n",
+                fb.width(),
+                fb.height(),
+                fb.pitch(0)
+            );
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+}
+
+/// Running totals of the damage copies of a shadow-buffered plane, e.g. for debugfs.
+#[derive(Default)]
+pub struct CopyStats {
+    commits: AtomicU64,
+    rects: AtomicU64,
+    bytes: AtomicU64,
+    last_bytes: AtomicU64,
+    failed: AtomicU64,
+    ns: AtomicU64,
+}
+
+impl CopyStats {
+    /// Adds the copy of one plane update.
+    pub fn record(&self, done: &DamageCopy) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.rects.fetch_add(done.rects, Ordering::Relaxed);
+        self.bytes.fetch_add(done.bytes, Ordering::Relaxed);
+        self.failed.fetch_add(done.failed, Ordering::Relaxed);
+        self.ns.fetch_add(done.ns, Ordering::Relaxed);
+        self.last_bytes.store(done.bytes, Ordering::Relaxed);
+    }
+
+    /// Writes the plane updates, rectangles, bytes and the bytes of the last update, one
+    /// `name: value` line each (`commits`, `rects`, `bytes`, `last_bytes`).
+    pub fn show(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(f, "commits: {}", self.commits.load(Ordering::Relaxed))?;
+        writeln!(f, "rects: {}", self.rects.load(Ordering::Relaxed))?;
+        writeln!(f, "bytes: {}", self.bytes.load(Ordering::Relaxed))?;
+        writeln!(f, "last_bytes: {}", self.last_bytes.load(Ordering::Relaxed))
+    }
+
+    /// Rectangles that could not be copied.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Time spent copying, in nanoseconds.
+    pub fn ns(&self) -> u64 {
+        self.ns.load(Ordering::Relaxed)
+    }
+}
+
+/// The lines of a damage rectangle in the kernel mapping of a framebuffer.
+///
+/// # Invariants
+///
+/// For every `i < rows`, `ptr + i * pitch .. + line` is mapped and readable while the plane
+/// state it came from is borrowed.
+struct ClipSource {
+    ptr: *const u8,
+    pitch: usize,
+    line: usize,
+    rows: usize,
+    /// Position of the rectangle: byte offset within a line, and first line.
+    x_bytes: usize,
+    y: usize,
+}
+
+impl ClipSource {
+    /// The offset of the rectangle in a destination image of `dst_pitch` bytes per line.
+    fn dst_offset(&self, dst_pitch: usize) -> Result<usize> {
+        self.y
+            .checked_mul(dst_pitch)
+            .and_then(|o| o.checked_add(self.x_bytes))
+            .ok_or(ERANGE)
+    }
+}
+
+/// A framebuffer reference together with a kernel mapping of its buffers.
+///
+/// # Invariants
+///
+/// `fb` is a framebuffer on which this object holds a reference, and `map` its mapping made by
+/// `drm_gem_fb_vmap()`; both are released on drop.
+struct KeptMap {
+    fb: *mut bindings::drm_framebuffer,
+    map: [bindings::iosys_map; bindings::DRM_FORMAT_MAX_PLANES as usize],
+}
+
+impl KeptMap {
+    /// Takes a reference on `fb` and maps it, or returns `None` if it cannot be mapped.
+    ///
+    /// # Safety
+    ///
+    /// `fb` must be a valid framebuffer made from GEM objects.
+    unsafe fn new(fb: *mut bindings::drm_framebuffer) -> Option<Self> {
+        let mut map = [bindings::iosys_map::default(); bindings::DRM_FORMAT_MAX_PLANES as usize];
+        // SAFETY: `fb` is valid (guaranteed by the caller); `drm_framebuffer_get()`.
+        unsafe { bindings::drm_mode_object_get(&raw mut (*fb).base) };
+        // SAFETY: `fb` is valid and made from GEM objects; `map` has room for every colour plane.
+        if unsafe { bindings::drm_gem_fb_vmap(fb, map.as_mut_ptr(), ptr::null_mut()) } != 0 {
+            // SAFETY: Drops the reference taken above (`drm_framebuffer_put()`).
+            unsafe { bindings::drm_mode_object_put(&raw mut (*fb).base) };
+            return None;
+        }
+        // INVARIANT: A reference on `fb` was taken and `map` is its mapping.
+        Some(Self { fb, map })
+    }
+}
+
+impl Drop for KeptMap {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant, `map` was made by `drm_gem_fb_vmap()` for `fb`, on which
+        // we hold a reference until just after.
+        unsafe {
+            bindings::drm_gem_fb_vunmap(self.fb, self.map.as_mut_ptr());
+            bindings::drm_mode_object_put(&raw mut (*self.fb).base);
+        }
+    }
+}
+
+// SAFETY: The references and the mapping may be released from any thread.
+unsafe impl Send for KeptMap {}

@@ -161,6 +161,12 @@ mod tests {
         assert!(!is_bad(
             "[    1.0] rbochs 0000:00:01.0: [drm] fb0: rbochsdrmfb"
         ));
+        // The DRM core's complaint about alpha formats without a blend mode property.
+        assert!(is_bad(
+            "[    1.0] [drm] [PLANE:31:plane-0] pixel format with alpha exposed but blend \
+             mode not setup. Please fix."
+        ));
+        assert!(is_bad("[    1.0] rbochs: rbochs: damage not copied"));
     }
 
     fn wrong_picture() -> Result<()> {

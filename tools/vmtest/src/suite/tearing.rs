@@ -247,6 +247,8 @@ pub fn switch(vm: &mut Vm, dev: &str, t: &Target) -> Result<()> {
             vm.ok(&format!(
                 "p=/sys/module/{m}/parameters/double_buffer; \
                  if [ -w $p ]; then echo {v} > $p && echo {dev} > {d}/bind; \
+                 elif [ -d /sys/module/{m} ] && [ ! -e /sys/module/{m}/initstate ]; then \
+                 echo '{m} is built in and its double_buffer parameter is read-only'; false; \
                  else {{ [ ! -d /sys/module/{m} ] || rmmod {m}; }} && \
                  modprobe {m} double_buffer={v}; fi"
             ))?

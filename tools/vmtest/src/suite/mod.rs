@@ -335,6 +335,8 @@ mod tests {
             "builtin",
             "kunit",
             "rbochs-fuzz",
+            "tearing-vga",
+            "tearing-display",
         ] {
             assert!(named.iter().any(|x| x == n), "{n} not found in {named:?}");
         }

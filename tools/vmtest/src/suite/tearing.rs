@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 
 use super::guest::{
-    bound_driver, debugfs_state, parse_state, pci_name, vram_size, wait_guest, with_client, State,
-    RBOCHS_STATE,
+    bound_driver, debugfs_state, parse_state, pci_name, poll, vram_size, wait_guest, with_client,
+    State, RBOCHS_STATE,
 };
 use super::report::{check_kernel_log, Report};
 use super::{Driver, C_BOCHS, RBOCHS};
@@ -378,14 +378,19 @@ pub fn measure_with(
         "rm -f {STOP}; rbguest alternate {w}x{h} {CLIENT_SECS} --stop {STOP} > {LOG} 2>&1 \
          < /dev/null & echo $! > {PID}"
     ))?;
-    let started =
-        wait_guest(vm, &format!("grep -q -e {ALTERNATING} -e '{ERROR}' {LOG}")).and_then(|()| {
-            let log = vm.ok(&format!("cat {LOG}"))?;
-            if log.iter().any(|l| l.contains(ERROR)) {
-                return Err(anyhow!("the client failed:\n{}", indent(&log)));
-            }
-            Ok(())
-        });
+    // Up to a minute: the client fills two frames and sets the mode, under TCG.
+    let waited = poll(
+        &format!("grep -q -e {ALTERNATING} -e '{ERROR}' {LOG}"),
+        600,
+        "0.1",
+    );
+    let started = vm.ok(&waited).and_then(|_| {
+        let log = vm.ok(&format!("cat {LOG}"))?;
+        if log.iter().any(|l| l.contains(ERROR)) {
+            return Err(anyhow!("the client failed:\n{}", indent(&log)));
+        }
+        Ok(())
+    });
     let shots = started.and_then(|()| {
         if t.driver.debugfs_counters {
             st.state_before = debugfs_state(vm, RBOCHS_STATE)?;
@@ -415,8 +420,10 @@ pub fn measure_with(
 
 /// The verdicts on one run: enough screenshots with both colours in them; for rbochs, that
 /// debugfs says it uses the buffering asked for (double where two frames fit), and that a
-/// double-buffered run flipped and showed no torn screenshot. The torn counts of C bochs and
-/// of single-buffered rbochs are reported, not judged.
+/// double-buffered run flipped and showed no torn screenshot, nor a partial one (the client
+/// shows its first frame before the screenshots begin, so one colour over something else is
+/// a frame shown before the driver finished it). The torn counts of C bochs and of
+/// single-buffered rbochs are reported, not judged.
 fn judge(rep: &mut Report, t: &Target, st: &TearStats, min_shots: usize) {
     let n = t.name;
     println!("INFO tearing {n}: {}", st.summary());
@@ -445,7 +452,14 @@ fn judge(rep: &mut Report, t: &Target, st: &TearStats, min_shots: usize) {
         Some(true) => {
             rep.record_note(
                 &format!("{n}-torn"),
-                if st.torn == 0 {
+                if st.torn == 0 && st.partial > 0 {
+                    Err(anyhow!(
+                        "{} of {} screenshots show one colour over something else: the \
+                         screen showed a frame the driver had not finished",
+                        st.partial,
+                        st.shots
+                    ))
+                } else if st.torn == 0 {
                     Ok(st.torn_text())
                 } else {
                     Err(anyhow!(
@@ -670,6 +684,17 @@ mod tests {
         judge(&mut rep, &TARGETS[2], &st, 3);
         assert_eq!(rep.failed, 1, "{:?}", rep.lines);
         assert!(rep.lines[1].starts_with("FAIL t.rbochs-double-torn: torn 1/3 (33.3 %)"));
+        // Nor may it show one colour over something else.
+        let mut partial = st.clone();
+        partial.torn = 0;
+        partial.partial = 1;
+        let mut rep = Report::new("t");
+        judge(&mut rep, &TARGETS[2], &partial, 3);
+        assert!(
+            rep.lines[1].starts_with("FAIL t.rbochs-double-torn: 1 of 3 screenshots show one"),
+            "{:?}",
+            rep.lines
+        );
         for t in &TARGETS[..2] {
             let mut st = st.clone();
             st.state_before = rbochs_state(&["buffering: single"]);

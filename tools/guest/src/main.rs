@@ -7,6 +7,7 @@
 mod badinput;
 mod cli;
 mod fuzz;
+mod tearing;
 
 use std::io::BufRead;
 use std::os::fd::AsFd;
@@ -373,6 +374,10 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::Flip { size, n } => flip(&Card::open()?, &size, n),
         Cmd::Fuzz { seed, n } => fuzz::run(Card::open()?.as_fd(), seed, n),
         Cmd::Badinput { skip_unpaceable } => badinput::badinput(&Card::open()?, skip_unpaceable),
+        Cmd::Alternate { size, secs, stop } => {
+            tearing::alternate(&Card::open()?, &size, secs, &stop)
+        }
+        Cmd::Halves { size } => tearing::halves(&Card::open()?, &size),
     }
 }
 

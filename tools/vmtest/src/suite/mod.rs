@@ -16,6 +16,7 @@ mod lifecycle;
 mod report;
 mod robustness;
 mod sample;
+pub mod tearing;
 
 use std::time::Duration;
 
@@ -143,6 +144,8 @@ pub enum Kind {
     Sample,
     /// Both drivers as modules on one device variant: which binds under modprobe.d.
     Coexist(&'static str),
+    /// C bochs, single- and double-buffered rbochs on one device variant: torn screenshots.
+    Tearing(&'static str),
 }
 
 /// The per-driver suites: `DRIVER-SUFFIX` names `Kind` on that driver.
@@ -164,6 +167,8 @@ const ALONE: &[(&str, Kind, Option<&Driver>)] = &[
     ("sample", Kind::Sample, None),
     ("coexist-vga", Kind::Coexist("VGA"), None),
     ("coexist-display", Kind::Coexist("bochs-display"), None),
+    ("tearing-vga", Kind::Tearing("VGA"), None),
+    ("tearing-display", Kind::Tearing("bochs-display"), None),
 ];
 
 /// A suite `vmtest check` can run.
@@ -226,6 +231,7 @@ impl Suite {
             (Kind::Kunit, _) => kunit::kunit_suite(cfg, rep),
             (Kind::Sample, _) => sample::sample_suite(cfg, rep),
             (Kind::Coexist(device), _) => coexist::coexist_suite(cfg, device, rep),
+            (Kind::Tearing(device), _) => tearing::tearing_suite(cfg, device, rep),
             (_, None) => Err(anyhow!("suite {} names no driver", self.name)),
             (Kind::Driver(device), Some(drv)) => driver::driver_suite(cfg, drv, device, rep),
             (Kind::NoEdid, Some(drv)) => driver::noedid_suite(cfg, drv, rep),
@@ -306,7 +312,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), n);
-        assert_eq!(n, 26);
+        assert_eq!(n, 28);
     }
 
     /// The suite names a `vmtest check` command line in `script` names: the words after
@@ -354,6 +360,8 @@ mod tests {
             "builtin",
             "kunit",
             "rbochs-fuzz",
+            "tearing-vga",
+            "tearing-display",
         ] {
             assert!(named.iter().any(|x| x == n), "{n} not found in {named:?}");
         }

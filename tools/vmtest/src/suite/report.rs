@@ -45,6 +45,20 @@ impl Report {
         self.lines.push(line);
     }
 
+    /// Records a test that passed with what it measured (`PASS prefix.name: note`), or its
+    /// failure as [`Report::record`] does.
+    pub fn record_note(&mut self, name: &str, r: Result<String>) -> bool {
+        match r {
+            Ok(note) => {
+                let line = format!("PASS {}.{name}: {note}", self.prefix);
+                println!("{line}");
+                self.lines.push(line);
+                true
+            }
+            Err(e) => self.record(name, Err(e)),
+        }
+    }
+
     pub fn record(&mut self, name: &str, r: Result<()>) -> bool {
         let full = format!("{}.{name}", self.prefix);
         let line = match &r {
@@ -151,6 +165,15 @@ mod tests {
     fn summary_format() {
         assert_eq!(summary_line(3, 0, 0), "3 passed, 0 failed");
         assert_eq!(summary_line(3, 1, 2), "3 passed, 1 failed, 2 skipped");
+    }
+
+    #[test]
+    fn notes_follow_passes_only() {
+        let mut r = Report::new("s");
+        assert!(r.record_note("a", Ok("torn 0/200".into())));
+        assert!(!r.record_note("b", Err(anyhow!("3 torn"))));
+        assert_eq!(r.lines, ["PASS s.a: torn 0/200", "FAIL s.b: 3 torn"]);
+        assert_eq!(r.failed, 1);
     }
 
     #[test]

@@ -186,6 +186,42 @@ pub fn buffer(card: &Card, p: &Pipe, seed: u32) -> Result<(DumbBuffer, framebuff
     buffer_with(card, p, |x, y| pattern::pixel(seed, x, y))
 }
 
+/// Two framebuffers to flip between with atomic commits, the first one on screen.
+pub struct FlipPair {
+    pub p: Pipe,
+    pub a: (DumbBuffer, framebuffer::Handle),
+    pub b: (DumbBuffer, framebuffer::Handle),
+    /// The primary plane and its `FB_ID` property.
+    pub plane: plane::Handle,
+    pub fb_id: property::Handle,
+}
+
+/// Sets mode `size` showing a framebuffer of pixels `a(x, y)`, makes a second one of
+/// `b(x, y)`, and turns atomic commits on to flip between them.
+pub fn flip_pair(
+    card: &Card,
+    size: &str,
+    a: impl Fn(u32, u32) -> u32,
+    b: impl Fn(u32, u32) -> u32,
+) -> Result<FlipPair> {
+    let p = pipe(card, size)?;
+    let a = buffer_with(card, &p, a)?;
+    let b = buffer_with(card, &p, b)?;
+    card.set_crtc(p.crtc, Some(a.1), (0, 0), &[p.conn], Some(p.mode))
+        .map_err(|e| anyhow!("SETCRTC {size}: {e}"))?;
+    card.set_client_capability(ClientCapability::Atomic, true)
+        .map_err(|e| anyhow!("SET_CLIENT_CAP atomic: {e}"))?;
+    let (plane, props) = primary_plane(card, &p)?;
+    let fb_id = props.get("FB_ID")?;
+    Ok(FlipPair {
+        p,
+        a,
+        b,
+        plane,
+        fb_id,
+    })
+}
+
 /// Creates an XRGB8888 dumb buffer of the mode's size holding `colour(x, y)` at each pixel,
 /// and a framebuffer on it.
 pub fn buffer_with(

@@ -22,10 +22,9 @@ use drm::control::{
 };
 use drm::{ClientCapability, Device};
 use drm_fourcc::DrmFourcc;
-use rbguest::protocol;
 use rbguest::{
-    buffer, commit_damage, draw, driver_state, free_buffer, mode_name, pipe, primary_plane, Card,
-    DamageRect, Pipe, Result, Strided,
+    buffer, commit_damage, draw, driver_state, flip_pair, free_buffer, mode_name, pattern, pipe,
+    primary_plane, protocol, Card, DamageRect, FlipPair, Pipe, Result, Strided,
 };
 
 use cli::{Cmd, DamagePath, NoPlane};
@@ -297,15 +296,18 @@ fn damage(card: &Card, a: &cli::Damage) -> Result<()> {
 /// Flips between two framebuffers `n` times with page-flip events, printing each event
 /// (`FLIP sequence seconds.micros`) and then `FLIPS count`.
 fn flip(card: &Card, size: &str, n: u32) -> Result<()> {
-    let p = pipe(card, size)?;
-    let (db_a, fb_a) = buffer(card, &p, 41)?;
-    let (db_b, fb_b) = buffer(card, &p, 42)?;
-    card.set_crtc(p.crtc, Some(fb_a), (0, 0), &[p.conn], Some(p.mode))
-        .map_err(|e| anyhow!("SETCRTC {size}: {e}"))?;
-    card.set_client_capability(ClientCapability::Atomic, true)
-        .map_err(|e| anyhow!("SET_CLIENT_CAP atomic: {e}"))?;
-    let (plane, props) = primary_plane(card, &p)?;
-    let fb_id = props.get("FB_ID")?;
+    let FlipPair {
+        a: (db_a, fb_a),
+        b: (db_b, fb_b),
+        plane,
+        fb_id,
+        ..
+    } = flip_pair(
+        card,
+        size,
+        |x, y| pattern::pixel(41, x, y),
+        |x, y| pattern::pixel(42, x, y),
+    )?;
     let mut got = 0;
     for i in 0..n {
         let fb = if i % 2 == 0 { fb_b } else { fb_a };

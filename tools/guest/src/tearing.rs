@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use drm::control::{atomic::AtomicModeReq, property, AtomicCommitFlags, Device as ControlDevice};
-use drm::{ClientCapability, Device};
+use drm::Device;
 use rbguest::protocol::{ALTERNATING, TEAR_A, TEAR_B};
-use rbguest::{buffer_with, free_buffer, pipe, primary_plane, Card, Result};
+use rbguest::{buffer_with, flip_pair, free_buffer, pipe, Card, FlipPair, Result};
 
 /// The colour of the frame `commit` shows: commit 0 (the modeset) shows A, and every commit
 /// after it the other colour than the one before.
@@ -29,15 +29,13 @@ pub fn colour_of(commit: u64) -> u32 {
 pub fn alternate(card: &Card, size: &str, secs: u64, stop: &Path) -> Result<()> {
     let _ = std::fs::remove_file(stop);
     let drv = card.get_driver().map_err(|e| anyhow!("VERSION: {e}"))?;
-    let p = pipe(card, size)?;
-    let (db_a, fb_a) = buffer_with(card, &p, |_, _| TEAR_A)?;
-    let (db_b, fb_b) = buffer_with(card, &p, |_, _| TEAR_B)?;
-    card.set_crtc(p.crtc, Some(fb_a), (0, 0), &[p.conn], Some(p.mode))
-        .map_err(|e| anyhow!("SETCRTC {size}: {e}"))?;
-    card.set_client_capability(ClientCapability::Atomic, true)
-        .map_err(|e| anyhow!("SET_CLIENT_CAP atomic: {e}"))?;
-    let (plane, props) = primary_plane(card, &p)?;
-    let fb_id = props.get("FB_ID")?;
+    let FlipPair {
+        a: (db_a, fb_a),
+        b: (db_b, fb_b),
+        plane,
+        fb_id,
+        ..
+    } = flip_pair(card, size, |_, _| TEAR_A, |_, _| TEAR_B)?;
     println!("{ALTERNATING}");
     let start = Instant::now();
     let limit = Duration::from_secs(secs);

@@ -99,6 +99,7 @@ impl VmArgs {
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(1.0),
+            extra: Vec::new(),
         }
     }
 }

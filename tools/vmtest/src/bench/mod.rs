@@ -37,7 +37,7 @@ use crate::suite::{self, Driver};
 use crate::vm::{indent, Vm, VmConfig};
 use crate::Result;
 use host::QemuCpu;
-use report::{sanity, Setting};
+use report::{sanity, Setting, Tearing};
 use stats::{parse_line, Sample, Samples, Which};
 use trace::{Counts, Tracer};
 use workload::{Plan, FULL, SMOKE};
@@ -257,9 +257,18 @@ fn run_driver(vm: &mut Vm, dev: &str, d: Which, plan: &Plan, probe: &mut Probe) 
     Ok((kms, win))
 }
 
-/// Boots the guest, runs every round and the traced pass, and collects the samples, the
-/// setting and what the kernel log says is wrong.
-fn measure(cfg: &VmConfig, plan: &Plan, viewer: bool) -> Result<(Samples, Setting, Vec<String>)> {
+/// What one bench boot measured.
+struct Measured {
+    samples: Samples,
+    set: Setting,
+    tearing: Tearing,
+    /// What the kernel log says is wrong.
+    problems: Vec<String>,
+}
+
+/// Boots the guest, runs every round, the traced pass and the tearing test, and collects
+/// what they measured.
+fn measure(cfg: &VmConfig, plan: &Plan, viewer: bool) -> Result<Measured> {
     let mut cfg = cfg.clone();
     std::fs::create_dir_all(&cfg.workdir).map_err(|e| anyhow!("{}: {e}", cfg.workdir.display()))?;
     let vnc_sock = cfg.workdir.join("vnc.sock");
@@ -307,11 +316,15 @@ fn measure(cfg: &VmConfig, plan: &Plan, viewer: bool) -> Result<(Samples, Settin
     let q = &ver["qemu"];
     let qemu = format!("{} {}.{}.{}", cfg.qemu, q["major"], q["minor"], q["micro"]);
     // As vm.rs starts it.
-    let guest = if cfg.arch == "x86_64" {
+    let mut guest = if cfg.arch == "x86_64" {
         format!("q35, 2 vCPUs, 1 GiB; -device {}", cfg.display)
     } else {
         format!("virt, cortex-a57, 2 vCPUs, 1 GiB; -device {}", cfg.display)
     };
+    // E.g. rbochs.double_buffer=0.
+    if !cfg.append.is_empty() {
+        guest.push_str(&format!("; kernel command line + `{}`", cfg.append));
+    }
     let (date, stamp) = now();
     let mut set = Setting {
         date,
@@ -372,6 +385,9 @@ fn measure(cfg: &VmConfig, plan: &Plan, viewer: bool) -> Result<(Samples, Settin
             }
         }
     }
+    // The torn fraction per driver: to be fed from the tearing test (suite/tearing.rs,
+    // `measure`) once it lands, here, where the guest is still up.
+    let tearing: Tearing = None;
     // A problem in the kernel log fails the run, but the figures are still reported.
     let log = suite::kernel_log_problems(&mut vm)?;
     let problems = if log.is_empty() {
@@ -393,12 +409,18 @@ fn measure(cfg: &VmConfig, plan: &Plan, viewer: bool) -> Result<(Samples, Settin
         None => "none (--no-viewer): QEMU's display side never read video memory".into(),
     };
     vm.shutdown()?;
-    Ok((samples, set, problems))
+    Ok(Measured {
+        samples,
+        set,
+        tearing,
+        problems,
+    })
 }
 
 /// Writes the markdown report and the plot into `dir` and prints the report; returns what is
 /// wrong with the numbers (see [`sanity`]) or the plot.
-fn write_report(s: &Samples, set: &Setting, plan: &Plan, dir: &Path) -> Result<Vec<String>> {
+fn write_report(m: &Measured, plan: &Plan, dir: &Path) -> Result<Vec<String>> {
+    let (s, set) = (&m.samples, &m.set);
     std::fs::create_dir_all(dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
     let stamp = &set.stamp;
     let png_name = format!("{stamp}.png");
@@ -408,13 +430,11 @@ fn write_report(s: &Samples, set: &Setting, plan: &Plan, dir: &Path) -> Result<V
         set.date, set.accel, set.host_cpus
     );
     let plotted = plot::plot(s, &title, &png);
-    // The tearing test's torn fractions are not wired in yet (suite/tearing.rs).
-    let tearing: report::Tearing = None;
     let md = report::report(
         s,
         set,
         plotted.is_ok().then_some(png_name.as_str()),
-        &tearing,
+        &m.tearing,
     );
     let md_path = dir.join(format!("{stamp}.md"));
     std::fs::write(&md_path, &md).map_err(|e| anyhow!("{}: {e}", md_path.display()))?;
@@ -446,9 +466,9 @@ pub fn bench(a: &BenchArgs) -> Result<bool> {
     };
     // The name of the one result line (`make check` runs the smoke).
     let test = if smoke { "bench.smoke" } else { "bench.run" };
-    let line = match measure(&cfg, &plan, !a.no_viewer).and_then(|(s, set, problems)| {
-        write_report(&s, &set, &plan, &dir).map(|bad| [problems, bad].concat())
-    }) {
+    let line = match measure(&cfg, &plan, !a.no_viewer)
+        .and_then(|m| write_report(&m, &plan, &dir).map(|bad| [m.problems, bad].concat()))
+    {
         Err(e) => format!("FAIL {test}: {e}"),
         Ok(bad) if bad.is_empty() => format!("PASS {test}"),
         Ok(bad) => format!("FAIL {test}: {}", bad.join("; ")),

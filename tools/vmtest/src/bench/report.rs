@@ -323,7 +323,9 @@ pub fn report(s: &Samples, set: &Setting, png: Option<&str>, tearing: &Tearing) 
          scanout start makes QEMU replace its surface and redraw all of it, so this is where \
          flipping costs. \"vCPU\" is the vCPU threads (`CPU n/TCG`): under TCG the guest's \
          own work, the copies included, and the MMIO exits. The display side only works while \
-         a viewer watches: see the header.\n"
+         a viewer watches: see the header. The viewer runs through every timed run, on the \
+         same host CPUs as the guest (a user's would too): compare timings with reports made \
+         without one (`--no-viewer`, or before it existed) with care.\n"
     );
     let _ = writeln!(
         m,

@@ -76,7 +76,7 @@ const DISPI: [&str; 11] = [
 pub struct Access {
     pub write: bool,
     pub block: Block,
-    /// The register's name (DISPI) or the block and offset.
+    /// The register's name (DISPI, QEMU's extended registers) or the block and offset.
     pub reg: String,
 }
 
@@ -105,7 +105,12 @@ pub fn parse(line: &str) -> Option<Access> {
             .get(((addr & 0xff) >> 1) as usize)
             .map_or_else(|| format!("DISPI+0x{:x}", addr & 0xff), |r| r.to_string()),
         Block::Dispi => "DISPI port".into(),
-        Block::Qext => format!("QEXT+0x{:x}", addr & 0xff),
+        // QEMU's extended registers: their size, then the framebuffer's byte order.
+        Block::Qext => match addr & 0xff {
+            0 => "QEXT_SIZE".into(),
+            4 => "BYTEORDER".into(),
+            o => format!("QEXT+0x{o:x}"),
+        },
         Block::Vga => "VGA".into(),
         Block::Edid => "EDID".into(),
     };
@@ -252,7 +257,7 @@ mod tests {
         );
         let q = "memory_region_ops_write cpu 0 mr 0x5 addr 0x11010604 value 0x1e1e1e1e size 4 \
                  name 'qemu extended regs'";
-        assert_eq!(parse(q).map(|a| a.reg), Some("QEXT+0x4".into()));
+        assert_eq!(parse(q).map(|a| a.reg), Some("BYTEORDER".into()));
         let v = "memory_region_ops_write cpu 0 mr 0x5 addr 0x11010402 value 0x1 size 1 \
                  name 'vga ioports remapped'";
         assert_eq!(parse(v).map(|a| a.block), Some(Block::Vga));

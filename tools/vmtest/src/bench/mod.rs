@@ -71,23 +71,36 @@ struct Probe {
     windows: Vec<Window>,
 }
 
+/// An edge of a timed loop, as `rbbench --sync` prints it: `SYNC begin|end NAME`.
+#[derive(Debug, PartialEq, Eq)]
+enum Edge<'a> {
+    Begin(&'a str),
+    End(&'a str),
+}
+
+/// Parses a `SYNC` line; `None` for other lines.
+fn parse_sync(l: &str) -> Option<Result<Edge<'_>>> {
+    let rest = l.trim().strip_prefix("SYNC ")?;
+    Some(match rest.split_once(' ') {
+        Some(("begin", n)) if !n.is_empty() => Ok(Edge::Begin(n)),
+        Some(("end", n)) if !n.is_empty() => Ok(Edge::End(n)),
+        _ => Err(anyhow!("bad SYNC line '{l}'")),
+    })
+}
+
 impl Probe {
     fn line(&mut self, vm: &mut Vm, l: &str) -> Result<()> {
-        let Some((what, name)) = l
-            .trim()
-            .strip_prefix("SYNC ")
-            .and_then(|r| r.split_once(' '))
-        else {
+        let Some(edge) = parse_sync(l) else {
             return Ok(());
         };
-        match what {
-            "begin" => {
+        match edge? {
+            Edge::Begin(name) => {
                 if let Some(t) = self.tracer.as_mut() {
                     t.begin(vm)?;
                 }
                 self.open = Some((name.to_string(), host::sample(self.pid)?));
             }
-            "end" => {
+            Edge::End(name) => {
                 let now = host::sample(self.pid)?;
                 let regs = match self.tracer.as_mut() {
                     Some(t) => Some(t.end(vm)?),
@@ -102,7 +115,6 @@ impl Probe {
                     o => return Err(anyhow!("SYNC end {name} after begin {o:?}")),
                 }
             }
-            _ => return Err(anyhow!("bad SYNC line '{l}'")),
         }
         vm.send("go")
     }
@@ -484,6 +496,22 @@ pub fn bench(a: &BenchArgs) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sync_lines() {
+        assert_eq!(
+            parse_sync("SYNC begin damage-8\r").map(|r| r.ok()),
+            Some(Some(Edge::Begin("damage-8")))
+        );
+        assert_eq!(
+            parse_sync("  SYNC end fbcon").map(|r| r.ok()),
+            Some(Some(Edge::End("fbcon")))
+        );
+        assert!(parse_sync("BENCH fbcon ops=1").is_none());
+        for bad in ["SYNC middle x", "SYNC begin ", "SYNC end"] {
+            assert!(matches!(parse_sync(bad), Some(Err(_))), "{bad}");
+        }
+    }
 
     #[test]
     fn report_stamps() {

@@ -280,7 +280,9 @@ pub fn report(s: &Samples, set: &Setting, png: Option<&str>, tearing: &Tearing) 
          debugfs `bytes` over `commits`; C bochs has no counters: n/a). A single-buffered \
          driver need copy no more than the damage (1x); a double-buffered one draws into the \
          frame not shown, which is one update old, so it copies this update's damage plus the \
-         previous one's (at most 2x here, where every update damages the same amount). The \
+         previous one's (at most 2x here, where every update damages the same amount; for \
+         full frames and these fixed rectangles the two are the same area, so a driver that \
+         merges them copies 1x). The \
          ratio is the median over the runs (range in brackets); the check uses the worst run. \
          Flips per update are rbochs's debugfs `flips` (n/a before double buffering).\n"
     );

@@ -120,13 +120,18 @@ impl Probe {
     }
 
     /// Adds the host's figures per update to the samples of one `rbbench` run.
-    fn attach(&mut self, samples: &mut [(String, Sample)]) {
-        for (name, s) in samples.iter_mut() {
-            if let Some(w) = self.windows.iter().find(|w| &w.name == name) {
-                let n = s.ops.max(1) as f64;
-                s.qemu_vcpu_ms = Some(w.cpu.vcpu * 1e3 / n);
-                s.qemu_display_ms = Some(w.cpu.other * 1e3 / n);
-            }
+    fn attach(&self, samples: &mut [(String, Sample)]) {
+        attach(&self.windows, samples);
+    }
+}
+
+/// Adds QEMU's CPU time over each workload's window, per update, to its sample.
+fn attach(windows: &[Window], samples: &mut [(String, Sample)]) {
+    for (name, s) in samples.iter_mut() {
+        if let Some(w) = windows.iter().find(|w| &w.name == name) {
+            let n = s.ops.max(1) as f64;
+            s.qemu_vcpu_ms = Some(w.cpu.vcpu * 1e3 / n);
+            s.qemu_display_ms = Some(w.cpu.other * 1e3 / n);
         }
     }
 }
@@ -496,6 +501,30 @@ pub fn bench(a: &BenchArgs) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_cpu_per_update() {
+        let w = |name: &str, vcpu, other| Window {
+            name: name.into(),
+            cpu: QemuCpu { vcpu, other },
+            regs: None,
+        };
+        let s = |ops| Sample {
+            ops,
+            ..Sample::default()
+        };
+        let mut got = vec![
+            ("damage-1".to_string(), s(50)),
+            ("fbcon".to_string(), s(200)),
+            ("modeset-a-b".to_string(), s(4)),
+        ];
+        attach(&[w("fbcon", 0.5, 0.1), w("damage-1", 1.0, 0.25)], &mut got);
+        let ms = |i: usize| (got[i].1.qemu_vcpu_ms, got[i].1.qemu_display_ms);
+        assert_eq!(ms(0), (Some(20.0), Some(5.0)));
+        assert_eq!(ms(1), (Some(2.5), Some(0.5)));
+        // No window, no figure.
+        assert_eq!(ms(2), (None, None));
+    }
 
     #[test]
     fn sync_lines() {

@@ -99,6 +99,7 @@ impl VmArgs {
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(1.0),
+            extra: Vec::new(),
         }
     }
 }
@@ -149,6 +150,9 @@ pub struct BenchArgs {
     /// Every workload once with a handful of updates; sanity only.
     #[arg(long)]
     pub smoke: bool,
+    /// Run without the VNC viewer (QEMU's display side then never reads video memory).
+    #[arg(long)]
+    pub no_viewer: bool,
 }
 
 #[derive(Args, Debug)]

@@ -259,6 +259,7 @@ mod tests {
             workdir: dir.clone(),
             echo: false,
             time_scale: 1.0,
+            extra: Vec::new(),
         };
         let err = Vm::boot(&cfg, Duration::from_secs(5))
             .err()

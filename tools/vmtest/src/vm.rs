@@ -44,6 +44,8 @@ pub struct VmConfig {
     pub echo: bool,
     /// Multiplies every timeout (slow machines, debug kernels).
     pub time_scale: f64,
+    /// More QEMU arguments (`vmtest bench`: a VNC server and the trace log).
+    pub extra: Vec<String>,
 }
 
 impl VmConfig {
@@ -81,6 +83,11 @@ impl VmConfig {
         }
         push("-display");
         push(&self.backend);
+        // Named threads (`CPU 0/TCG`, ...), so that the host can tell the vCPUs' CPU time
+        // from the rest of QEMU's.
+        for s in ["-name", "rbochs,debug-threads=on"] {
+            push(s);
+        }
         for s in ["-serial", "stdio", "-monitor", "none", "-qmp"] {
             push(s);
         }
@@ -102,6 +109,7 @@ impl VmConfig {
             push("-device");
             push(dev);
         }
+        a.extend(self.extra.iter().cloned());
         a
     }
 }
@@ -289,8 +297,31 @@ impl Vm {
 
     /// Waits for command `n` to end; returns its status and output lines.
     pub fn finish(&mut self, n: u32, timeout: Duration) -> Result<(i32, Vec<String>)> {
+        self.finish_each(n, timeout, |_, _| Ok(()))
+    }
+
+    /// [`Vm::finish`], handing each line of output to `each` as it arrives (which may talk
+    /// to the guest or to QEMU meanwhile).
+    pub fn finish_each(
+        &mut self,
+        n: u32,
+        timeout: Duration,
+        mut each: impl FnMut(&mut Vm, &str) -> Result<()>,
+    ) -> Result<(i32, Vec<String>)> {
         let tag = format!("@@RC:{n}:");
-        let mut out = self.wait_for(|l| l.contains(&tag), timeout)?;
+        let deadline = Instant::now() + self.scaled(timeout);
+        let mut out = Vec::new();
+        loop {
+            let l = self.next_line(deadline)?;
+            let end = l.contains(&tag);
+            if !end {
+                each(self, &l)?;
+            }
+            out.push(l);
+            if end {
+                break;
+            }
+        }
         let last = out.pop().unwrap_or_default();
         let (before, rest) = last.split_once(&tag).unwrap_or_default();
         if !before.is_empty() {
@@ -362,6 +393,11 @@ impl Vm {
         self.qmp()?.execute("cont", json!({})).map(|_| ())
     }
 
+    /// QEMU's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the guest.
     pub fn shutdown(mut self) -> Result<()> {
         let _ = self.qmp().and_then(|q| q.execute("quit", json!({})));
@@ -407,6 +443,7 @@ mod tests {
             workdir: "/w".into(),
             echo: false,
             time_scale: 1.0,
+            extra: vec!["-vnc".into(), "unix:/w/vnc.sock".into()],
         }
     }
 
@@ -434,6 +471,8 @@ mod tests {
             Some("unix:/w/qmp.sock,server=on,wait=off")
         );
         assert_eq!(after(&a, "-device"), Some("VGA"));
+        assert_eq!(after(&a, "-name"), Some("rbochs,debug-threads=on"));
+        assert_eq!(a[a.len() - 2..], ["-vnc", "unix:/w/vnc.sock"]);
         let x = cfg("x86_64").args(Path::new("/w/qmp.sock"));
         assert_eq!(
             after(&x, "-append"),

@@ -11,10 +11,19 @@
 //!
 //! Every figure is the median over the runs with their minimum and maximum; ratios compare
 //! medians from the same boot. The report is markdown (also printed) and a PNG of the ratios.
+//!
+//! Host-side, a VNC viewer ([`vnc`]) keeps QEMU's display side working as it does for a user;
+//! `rbbench --sync` stops at the edges of each timed loop so that vmtest reads QEMU's CPU
+//! time per thread there ([`host`]). After the timed rounds, one short pass per driver runs
+//! with QEMU's MMIO trace events switched on around the same loops, counting the device
+//! register accesses per update ([`trace`]).
 
+mod host;
 mod plot;
 mod report;
 mod stats;
+mod trace;
+mod vnc;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -27,9 +36,105 @@ use crate::cli::BenchArgs;
 use crate::suite::{self, Driver};
 use crate::vm::{indent, Vm, VmConfig};
 use crate::Result;
-use report::{sanity, Setting};
+use host::QemuCpu;
+use report::{sanity, Setting, Tearing};
 use stats::{parse_line, Sample, Samples, Which};
+use trace::{Counts, Tracer};
 use workload::{Plan, FULL, SMOKE};
+
+/// At most this many updates per workload (switches, console lines) in the traced pass:
+/// tracing slows QEMU, and the counts per update do not need many.
+const TRACED: Plan = Plan {
+    runs: 1,
+    frames: 10,
+    switches: 4,
+    lines: 50,
+};
+
+/// What the host measured over one timed loop of the guest.
+#[derive(Clone, Debug)]
+struct Window {
+    name: String,
+    cpu: QemuCpu,
+    regs: Option<Counts>,
+}
+
+/// What one `rbbench` run gave: its samples by workload, and the host's windows.
+type Got = (Vec<(String, Sample)>, Vec<Window>);
+
+/// Follows `rbbench --sync`: reads QEMU's CPU time at each `SYNC begin|end NAME` line and
+/// switches tracing on and off there, then lets the guest go on.
+struct Probe {
+    pid: u32,
+    tracer: Option<Tracer>,
+    open: Option<(String, QemuCpu)>,
+    windows: Vec<Window>,
+}
+
+/// An edge of a timed loop, as `rbbench --sync` prints it: `SYNC begin|end NAME`.
+#[derive(Debug, PartialEq, Eq)]
+enum Edge<'a> {
+    Begin(&'a str),
+    End(&'a str),
+}
+
+/// Parses a `SYNC` line; `None` for other lines.
+fn parse_sync(l: &str) -> Option<Result<Edge<'_>>> {
+    let rest = l.trim().strip_prefix("SYNC ")?;
+    Some(match rest.split_once(' ') {
+        Some(("begin", n)) if !n.is_empty() => Ok(Edge::Begin(n)),
+        Some(("end", n)) if !n.is_empty() => Ok(Edge::End(n)),
+        _ => Err(anyhow!("bad SYNC line '{l}'")),
+    })
+}
+
+impl Probe {
+    fn line(&mut self, vm: &mut Vm, l: &str) -> Result<()> {
+        let Some(edge) = parse_sync(l) else {
+            return Ok(());
+        };
+        match edge? {
+            Edge::Begin(name) => {
+                if let Some(t) = self.tracer.as_mut() {
+                    t.begin(vm)?;
+                }
+                self.open = Some((name.to_string(), host::sample(self.pid)?));
+            }
+            Edge::End(name) => {
+                let now = host::sample(self.pid)?;
+                let regs = match self.tracer.as_mut() {
+                    Some(t) => Some(t.end(vm)?),
+                    None => None,
+                };
+                match self.open.take() {
+                    Some((n, before)) if n == name => self.windows.push(Window {
+                        name: n,
+                        cpu: now.since(&before),
+                        regs,
+                    }),
+                    o => return Err(anyhow!("SYNC end {name} after begin {o:?}")),
+                }
+            }
+        }
+        vm.send("go")
+    }
+
+    /// Adds the host's figures per update to the samples of one `rbbench` run.
+    fn attach(&self, samples: &mut [(String, Sample)]) {
+        attach(&self.windows, samples);
+    }
+}
+
+/// Adds QEMU's CPU time over each workload's window, per update, to its sample.
+fn attach(windows: &[Window], samples: &mut [(String, Sample)]) {
+    for (name, s) in samples.iter_mut() {
+        if let Some(w) = windows.iter().find(|w| &w.name == name) {
+            let n = s.ops.max(1) as f64;
+            s.qemu_vcpu_ms = Some(w.cpu.vcpu * 1e3 / n);
+            s.qemu_display_ms = Some(w.cpu.other * 1e3 / n);
+        }
+    }
+}
 
 /// The display device: std-VGA with a 1920x1080 preferred mode, so fbcon runs at that size.
 const DEVICE: &str = "VGA,xres=1920,yres=1080";
@@ -100,15 +205,21 @@ pub fn bind(vm: &mut Vm, dev: &str, to: &Driver) -> Result<()> {
     Ok(())
 }
 
-/// Runs one `rbbench` command and collects its `BENCH` lines; checks that it ran on the
-/// driver named `want_driver` (its `DRIVER` line).
+/// Runs one `rbbench` command (with `--sync`, followed by `probe`) and collects its `BENCH`
+/// lines with the host's figures; checks that it ran on the driver named `want_driver` (its
+/// `DRIVER` line). Returns the samples and the host's windows.
 fn run_bench(
     vm: &mut Vm,
     cmd: &str,
     want_driver: &str,
     timeout: Duration,
-) -> Result<Vec<(String, Sample)>> {
-    let (rc, out) = vm.run(cmd, timeout)?;
+    probe: &mut Probe,
+) -> Result<Got> {
+    probe.windows.clear();
+    probe.open = None;
+    let cmd = format!("{cmd} --sync");
+    let n = vm.start(&cmd)?;
+    let (rc, out) = vm.finish_each(n, timeout, |vm, l| probe.line(vm, l))?;
     if rc != 0 {
         return Err(anyhow!("'{cmd}' exited {rc}:\n{}", indent(&out)));
     }
@@ -122,12 +233,76 @@ fn run_bench(
             indent(&out)
         ));
     }
-    out.iter().filter_map(|l| parse_line(l)).collect()
+    let mut samples = out
+        .iter()
+        .filter_map(|l| parse_line(l))
+        .collect::<Result<Vec<_>>>()?;
+    probe.attach(&mut samples);
+    Ok((samples, std::mem::take(&mut probe.windows)))
 }
 
-/// Boots the guest, runs every round and collects the samples and the setting.
-fn measure(cfg: &VmConfig, plan: &Plan) -> Result<(Samples, Setting)> {
-    let mut vm = Vm::boot(cfg, Duration::from_secs(240))?;
+/// `rbbench kms` and `rbbench fbcon` on driver `d` (switched to first), `plan`'s worth.
+fn run_driver(vm: &mut Vm, dev: &str, d: Which, plan: &Plan, probe: &mut Probe) -> Result<Got> {
+    let drv = d.driver();
+    // rbbench reports what the driver copied where its debugfs state counts it.
+    let counters = if drv.debugfs_counters {
+        " --counters"
+    } else {
+        ""
+    };
+    let kms_timeout = Duration::from_secs(180 + 40 * u64::from(plan.frames + plan.switches));
+    let fbcon_timeout = Duration::from_secs(120 + u64::from(plan.lines));
+    switch(vm, dev, drv).map_err(|e| anyhow!("switching to {}: {e}", d.label()))?;
+    let (mut kms, mut win) = run_bench(
+        vm,
+        &format!("rbbench kms {} {}{counters}", plan.frames, plan.switches),
+        drv.drm_name,
+        kms_timeout,
+        probe,
+    )?;
+    // The client is gone: the fbdev emulation takes the display back.
+    suite::wait_guest(vm, suite::FBCON_BOUND)?;
+    let (fbcon, w) = run_bench(
+        vm,
+        &format!("rbbench fbcon {}{counters}", plan.lines),
+        drv.pci_driver,
+        fbcon_timeout,
+        probe,
+    )?;
+    kms.extend(fbcon);
+    win.extend(w);
+    Ok((kms, win))
+}
+
+/// What one bench boot measured.
+struct Measured {
+    samples: Samples,
+    set: Setting,
+    tearing: Tearing,
+    /// What the kernel log says is wrong.
+    problems: Vec<String>,
+}
+
+/// Boots the guest, runs every round, the traced pass and the tearing test, and collects
+/// what they measured.
+fn measure(cfg: &VmConfig, plan: &Plan, viewer: bool) -> Result<Measured> {
+    let mut cfg = cfg.clone();
+    std::fs::create_dir_all(&cfg.workdir).map_err(|e| anyhow!("{}: {e}", cfg.workdir.display()))?;
+    let vnc_sock = cfg.workdir.join("vnc.sock");
+    let trace_log = cfg.workdir.join("trace.log");
+    let _ = std::fs::remove_file(&vnc_sock);
+    let _ = std::fs::remove_file(&trace_log);
+    if viewer {
+        cfg.extra
+            .extend(["-vnc".to_string(), format!("unix:{}", vnc_sock.display())]);
+    }
+    cfg.extra.extend(Tracer::args(&trace_log));
+    let mut vm = Vm::boot(&cfg, Duration::from_secs(240))?;
+    let viewer = if viewer {
+        Some(vnc::Viewer::start(&vnc_sock)?)
+    } else {
+        None
+    };
     if vm
         .run("command -v rbbench > /dev/null", Duration::from_secs(60))?
         .0
@@ -158,13 +333,17 @@ fn measure(cfg: &VmConfig, plan: &Plan) -> Result<(Samples, Setting)> {
     let q = &ver["qemu"];
     let qemu = format!("{} {}.{}.{}", cfg.qemu, q["major"], q["minor"], q["micro"]);
     // As vm.rs starts it.
-    let guest = if cfg.arch == "x86_64" {
+    let mut guest = if cfg.arch == "x86_64" {
         format!("q35, 2 vCPUs, 1 GiB; -device {}", cfg.display)
     } else {
         format!("virt, cortex-a57, 2 vCPUs, 1 GiB; -device {}", cfg.display)
     };
+    // E.g. rbochs.double_buffer=0.
+    if !cfg.append.is_empty() {
+        guest.push_str(&format!("; kernel command line + `{}`", cfg.append));
+    }
     let (date, stamp) = now();
-    let set = Setting {
+    let mut set = Setting {
         date,
         stamp: format!("{stamp}-{}", accel.to_lowercase()),
         kernel: format!("{kernel} ({})", cfg.kernel.display()),
@@ -177,11 +356,16 @@ fn measure(cfg: &VmConfig, plan: &Plan) -> Result<(Samples, Setting)> {
             "{} per driver; {} updates per workload and run, {} modesets, {} console lines",
             plan.runs, plan.frames, plan.switches, plan.lines
         ),
+        viewer: String::new(),
     };
 
     let mut samples = Samples::default();
-    let kms_timeout = Duration::from_secs(180 + 40 * u64::from(plan.frames + plan.switches));
-    let fbcon_timeout = Duration::from_secs(120 + u64::from(plan.lines));
+    let mut probe = Probe {
+        pid: vm.pid(),
+        tracer: None,
+        open: None,
+        windows: Vec::new(),
+    };
     for round in 0..plan.runs {
         let order = if round % 2 == 0 {
             [Which::R, Which::C]
@@ -189,45 +373,71 @@ fn measure(cfg: &VmConfig, plan: &Plan) -> Result<(Samples, Setting)> {
             [Which::C, Which::R]
         };
         for d in order {
-            let drv = d.driver();
-            // rbbench reports what the driver copied where its debugfs state counts it.
-            let counters = if drv.debugfs_counters {
-                " --counters"
-            } else {
-                ""
-            };
-            switch(&mut vm, &dev, drv).map_err(|e| anyhow!("switching to {}: {e}", d.label()))?;
             println!("bench: run {} of {} on {}", round + 1, plan.runs, d.label());
-            let kms = run_bench(
-                &mut vm,
-                &format!("rbbench kms {} {}{counters}", plan.frames, plan.switches),
-                drv.drm_name,
-                kms_timeout,
-            )?;
-            // The client is gone: the fbdev emulation takes the display back.
-            suite::wait_guest(&mut vm, suite::FBCON_BOUND)?;
-            let fbcon = run_bench(
-                &mut vm,
-                &format!("rbbench fbcon {}{counters}", plan.lines),
-                drv.pci_driver,
-                fbcon_timeout,
-            )?;
-            for (name, s) in kms.into_iter().chain(fbcon) {
+            let (got, _) = run_driver(&mut vm, &dev, d, plan, &mut probe)?;
+            for (name, s) in got {
                 samples.add(d, name, s);
             }
         }
     }
-    let bad = suite::kernel_log_problems(&mut vm)?;
-    if !bad.is_empty() {
-        return Err(anyhow!("kernel log reports problems:\n{}", indent(&bad)));
+    // The register accesses: a short pass per driver with QEMU's MMIO tracing on around the
+    // timed loops only (its timings are not used).
+    let traced = Plan {
+        runs: 1,
+        frames: plan.frames.min(TRACED.frames),
+        switches: plan.switches.min(TRACED.switches),
+        lines: plan.lines.min(TRACED.lines),
+    };
+    probe.tracer = Some(Tracer::new(&trace_log));
+    for d in [Which::R, Which::C] {
+        println!("bench: register accesses on {} (traced)", d.label());
+        let (got, windows) = run_driver(&mut vm, &dev, d, &traced, &mut probe)?;
+        for (name, s) in got {
+            if let Some(c) = windows
+                .iter()
+                .find(|w| w.name == name)
+                .and_then(|w| w.regs.as_ref())
+            {
+                samples.add_regs(d, name, c.per(s.ops));
+            }
+        }
     }
+    // The torn fraction per driver: to be fed from the tearing test (suite/tearing.rs,
+    // `measure`) once it lands, here, where the guest is still up.
+    let tearing: Tearing = None;
+    // A problem in the kernel log fails the run, but the figures are still reported.
+    let log = suite::kernel_log_problems(&mut vm)?;
+    let problems = if log.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!("kernel log reports problems:\n{}", indent(&log))]
+    };
+    set.viewer = match viewer {
+        Some(v) => {
+            let seen = v
+                .stop()
+                .map_err(|e| anyhow!("the VNC viewer stopped: {e}"))?;
+            format!(
+                "vmtest's VNC viewer (raw pixels over a Unix socket): {} updates, {:.0} MB",
+                seen.updates,
+                seen.bytes as f64 / 1e6
+            )
+        }
+        None => "none (--no-viewer): QEMU's display side never read video memory".into(),
+    };
     vm.shutdown()?;
-    Ok((samples, set))
+    Ok(Measured {
+        samples,
+        set,
+        tearing,
+        problems,
+    })
 }
 
 /// Writes the markdown report and the plot into `dir` and prints the report; returns what is
 /// wrong with the numbers (see [`sanity`]) or the plot.
-fn write_report(s: &Samples, set: &Setting, plan: &Plan, dir: &Path) -> Result<Vec<String>> {
+fn write_report(m: &Measured, plan: &Plan, dir: &Path) -> Result<Vec<String>> {
+    let (s, set) = (&m.samples, &m.set);
     std::fs::create_dir_all(dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
     let stamp = &set.stamp;
     let png_name = format!("{stamp}.png");
@@ -237,7 +447,12 @@ fn write_report(s: &Samples, set: &Setting, plan: &Plan, dir: &Path) -> Result<V
         set.date, set.accel, set.host_cpus
     );
     let plotted = plot::plot(s, &title, &png);
-    let md = report::report(s, set, plotted.is_ok().then_some(png_name.as_str()));
+    let md = report::report(
+        s,
+        set,
+        plotted.is_ok().then_some(png_name.as_str()),
+        &m.tearing,
+    );
     let md_path = dir.join(format!("{stamp}.md"));
     std::fs::write(&md_path, &md).map_err(|e| anyhow!("{}: {e}", md_path.display()))?;
     println!("{md}");
@@ -268,7 +483,9 @@ pub fn bench(a: &BenchArgs) -> Result<bool> {
     };
     // The name of the one result line (`make check` runs the smoke).
     let test = if smoke { "bench.smoke" } else { "bench.run" };
-    let line = match measure(&cfg, &plan).and_then(|(s, set)| write_report(&s, &set, &plan, &dir)) {
+    let line = match measure(&cfg, &plan, !a.no_viewer)
+        .and_then(|m| write_report(&m, &plan, &dir).map(|bad| [m.problems, bad].concat()))
+    {
         Err(e) => format!("FAIL {test}: {e}"),
         Ok(bad) if bad.is_empty() => format!("PASS {test}"),
         Ok(bad) => format!("FAIL {test}: {}", bad.join("; ")),
@@ -284,6 +501,46 @@ pub fn bench(a: &BenchArgs) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_cpu_per_update() {
+        let w = |name: &str, vcpu, other| Window {
+            name: name.into(),
+            cpu: QemuCpu { vcpu, other },
+            regs: None,
+        };
+        let s = |ops| Sample {
+            ops,
+            ..Sample::default()
+        };
+        let mut got = vec![
+            ("damage-1".to_string(), s(50)),
+            ("fbcon".to_string(), s(200)),
+            ("modeset-a-b".to_string(), s(4)),
+        ];
+        attach(&[w("fbcon", 0.5, 0.1), w("damage-1", 1.0, 0.25)], &mut got);
+        let ms = |i: usize| (got[i].1.qemu_vcpu_ms, got[i].1.qemu_display_ms);
+        assert_eq!(ms(0), (Some(20.0), Some(5.0)));
+        assert_eq!(ms(1), (Some(2.5), Some(0.5)));
+        // No window, no figure.
+        assert_eq!(ms(2), (None, None));
+    }
+
+    #[test]
+    fn sync_lines() {
+        assert_eq!(
+            parse_sync("SYNC begin damage-8\r").map(|r| r.ok()),
+            Some(Some(Edge::Begin("damage-8")))
+        );
+        assert_eq!(
+            parse_sync("  SYNC end fbcon").map(|r| r.ok()),
+            Some(Some(Edge::End("fbcon")))
+        );
+        assert!(parse_sync("BENCH fbcon ops=1").is_none());
+        for bad in ["SYNC middle x", "SYNC begin ", "SYNC end"] {
+            assert!(matches!(parse_sync(bad), Some(Err(_))), "{bad}");
+        }
+    }
 
     #[test]
     fn report_stamps() {

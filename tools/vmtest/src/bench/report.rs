@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::stats::Which;
 use super::stats::{Sample, Samples, Stat};
+use super::trace::trim;
 use super::workload::{Plan, WORKLOADS};
 
 /// Digits that show a value sensibly.
@@ -43,7 +44,23 @@ pub struct Setting {
     pub host_cpu: String,
     pub guest: String,
     pub plan: String,
+    /// Who watched the display meanwhile (the VNC viewer).
+    pub viewer: String,
 }
+
+/// One driver's line of the tearing test: screenshots taken while the guest alternated two
+/// full-screen colours, and how many held both.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Torn {
+    /// `C bochs`, `rbochs single-buffered`, `rbochs double-buffered`.
+    pub driver: String,
+    pub screenshots: u32,
+    pub torn: u32,
+}
+
+/// The tearing test's figures for the report (from `suite::tearing::measure`), when the
+/// bench ran it; `None` leaves the section saying it was not measured.
+pub type Tearing = Option<Vec<Torn>>;
 
 /// Sanity of the numbers (the smoke test): every workload ran on both drivers and gave
 /// finite, positive figures; rbochs reports what it copied, C bochs has no counters. No
@@ -73,6 +90,17 @@ pub fn sanity(s: &Samples, plan: &Plan) -> Vec<String> {
                 if wl.copy && !x.memcpy_ms.is_some_and(pos) {
                     bad.push(format!("{who}: no memcpy reference {x:?}"));
                 }
+                if wl.copy && !x.paced_ms.is_some_and(pos) {
+                    bad.push(format!("{who}: no paced memcpy reference {x:?}"));
+                }
+                // QEMU's CPU time, read host-side around the timed loop.
+                let host = [x.qemu_vcpu_ms, x.qemu_display_ms];
+                if !host
+                    .iter()
+                    .all(|v| v.is_some_and(|v| v.is_finite() && v >= 0.0))
+                {
+                    bad.push(format!("{who}: no QEMU CPU time {host:?}"));
+                }
                 if wl.copy && x.damaged == 0 {
                     bad.push(format!("{who}: no damaged bytes {x:?}"));
                 }
@@ -98,20 +126,60 @@ pub fn sanity(s: &Samples, plan: &Plan) -> Vec<String> {
                     _ => {}
                 }
             }
+            // The traced pass counted the workload; a modeset writes the mode registers,
+            // whatever the driver, so none there means the tracing saw nothing.
+            match s.regs(d, wl.name) {
+                None => bad.push(format!("{who}: no register counts from the traced pass")),
+                Some(c) if wl.name.starts_with("modeset") && c.writes <= 0.0 => {
+                    bad.push(format!("{who}: no register writes traced in a modeset"))
+                }
+                _ => {}
+            }
         }
     }
     bad
 }
 
-/// The markdown report.
-pub fn report(s: &Samples, set: &Setting, png: Option<&str>) -> String {
+/// The rbochs column of the bytes table: what a run copied against its bound, flagged where
+/// it copied more (the worst run counts).
+pub fn copy_check(v: &[Sample]) -> (String, String, bool) {
+    let Some(r) = Stat::of(v.iter().filter_map(Sample::copy_ratio).collect()) else {
+        return ("n/a".into(), "n/a".into(), false);
+    };
+    let k = if v.iter().any(Sample::double_buffered) {
+        2
+    } else {
+        1
+    };
+    let over = v
+        .iter()
+        .any(|x| x.bytes.is_some_and(|b| b > x.copy_bound() * (1.0 + 1e-6)));
+    let flag = if over {
+        format!("**exceeds {k}x**")
+    } else {
+        format!("<= {k}x")
+    };
+    (format!("{}x", r.show(2)), flag, over)
+}
+
+/// The markdown report; `tearing` is the tearing test's section.
+pub fn report(s: &Samples, set: &Setting, png: Option<&str>, tearing: &Tearing) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# rbochs benchmark: {}\n", set.date);
     let _ = writeln!(
         m,
         "| | |\n| --- | --- |\n| date | {} |\n| kernel | {} |\n| QEMU accel | {} |\n\
-         | QEMU | {} |\n| host CPUs | {} ({}) |\n| guest | {} |\n| runs | {} |\n",
-        set.date, set.kernel, set.accel, set.qemu, set.host_cpus, set.host_cpu, set.guest, set.plan
+         | QEMU | {} |\n| host CPUs | {} ({}) |\n| guest | {} |\n| runs | {} |\n\
+         | display viewer | {} |\n",
+        set.date,
+        set.kernel,
+        set.accel,
+        set.qemu,
+        set.host_cpus,
+        set.host_cpu,
+        set.guest,
+        set.plan,
+        set.viewer
     );
     let _ = writeln!(
         m,
@@ -154,56 +222,182 @@ pub fn report(s: &Samples, set: &Setting, png: Option<&str>) -> String {
     let _ = writeln!(m, "\n## Cost per update and the memcpy limit\n");
     let _ = writeln!(
         m,
-        "CPU ms per update; \"memcpy\" is a plain copy of the same rectangles from the \
-         client's buffer into RAM in the guest, timed in a loop of its own right after the \
-         updates'; \"fraction of memcpy\" is the median memcpy time over the median CPU time \
-         of an update, per run (1.0: the update costs no more than its bare copy). Bytes per update are rbochs's debugfs counters; C \
-         bochs has none.\n"
+        "CPU ms per update. Two references copy the same rectangles from the client's buffer \
+         into the same RAM in the guest, right after the updates: \"loop memcpy\" back to \
+         back (warm caches and TLB), and \"paced memcpy\" the way a driver copies, once per \
+         frame interval of the mode with the client drawing the source just before each copy \
+         (like for like). A \"fraction\" is the reference's median time over the median CPU \
+         time of an update, per run (1.0: the update costs no more than its bare copy). \
+         **The 0.8x target uses the paced reference**: it copies as often, from as freshly \
+         drawn a buffer and into as cold a destination as the driver does, so the ratio \
+         measures the driver rather than the cache.\n"
     );
     let _ = writeln!(
         m,
-        "| workload | rbochs CPU ms | C bochs CPU ms | rbochs/C bochs (speed) | memcpy ms | \
-         rbochs fraction of memcpy | C bochs fraction of memcpy | damaged bytes | rbochs bytes/update | C bochs bytes/update |\n\
+        "| workload | rbochs CPU ms | C bochs CPU ms | rbochs/C bochs (speed) | loop memcpy ms | \
+         paced memcpy ms | rbochs fraction of paced | C bochs fraction of paced | \
+         rbochs fraction of loop | C bochs fraction of loop |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     for wl in WORKLOADS {
         let cpu = |d| s.stat(d, wl.name, |x| Some(x.cpu_ms));
         let frac = |d| s.stat(d, wl.name, Sample::memcpy_fraction);
-        let damaged = s
-            .get(Which::R, wl.name)
-            .first()
-            .or(s.get(Which::C, wl.name).first())
-            .map_or("n/a".into(), |x| x.damaged.to_string());
-        let bytes = s.stat(Which::R, wl.name, |x| x.bytes);
+        let paced = |d| s.stat(d, wl.name, Sample::paced_fraction);
+        let copy_only = |v: Option<Stat>| if wl.copy { show(v) } else { "–".into() };
         let _ = writeln!(
             m,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | n/a |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             wl.what,
             show(cpu(Which::R)),
             show(cpu(Which::C)),
             show_ratio(ratio(cpu(Which::C), cpu(Which::R))),
-            if wl.copy {
-                show(s.memcpy(wl.name))
-            } else {
-                "–".into()
-            },
-            show(frac(Which::R)),
-            show(frac(Which::C)),
-            if wl.copy || wl.name.starts_with("modeset") {
-                damaged
-            } else {
-                "–".into()
-            },
-            show(bytes),
+            copy_only(s.memcpy(wl.name)),
+            copy_only(s.paced(wl.name)),
+            copy_only(paced(Which::R)),
+            copy_only(paced(Which::C)),
+            copy_only(frac(Which::R)),
+            copy_only(frac(Which::C)),
         );
     }
-    if let Some(mc) = s.memcpy("full-1920x1080") {
+    for (what, r) in [
+        ("loop", s.memcpy("full-1920x1080")),
+        ("paced", s.paced("full-1920x1080")),
+    ] {
+        if let Some(mc) = r {
+            let _ = writeln!(
+                m,
+                "\nThe {what} memcpy limit here: {:.2} GB/s (a 1920x1080 frame, {:.2} ms).",
+                1920.0 * 1080.0 * 4.0 / (mc.median * 1e-3) / 1e9,
+                mc.median
+            );
+        }
+    }
+
+    let _ = writeln!(m, "\n## Bytes copied against the damage\n");
+    let _ = writeln!(
+        m,
+        "Bytes the client damaged per update, and the bytes rbochs copied per update (its \
+         debugfs `bytes` over `commits`; C bochs has no counters: n/a). A single-buffered \
+         driver need copy no more than the damage (1x); a double-buffered one draws into the \
+         frame not shown, which is one update old, so it copies this update's damage plus the \
+         previous one's (at most 2x here, where every update damages the same amount; for \
+         full frames and these fixed rectangles the two are the same area, so a driver that \
+         merges them copies 1x). The \
+         ratio is the median over the runs (range in brackets); the check uses the worst run. \
+         Flips per update are rbochs's debugfs `flips` (n/a before double buffering).\n"
+    );
+    let _ = writeln!(
+        m,
+        "| workload | damaged bytes/update | rbochs buffering | rbochs bytes/update | \
+         rbochs copied/damaged | rbochs bound | rbochs flips/update | C bochs bytes/update |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for wl in WORKLOADS
+        .iter()
+        .filter(|w| w.copy || w.name.starts_with("modeset"))
+    {
+        let rs = s.get(Which::R, wl.name);
+        let damaged = rs
+            .first()
+            .or(s.get(Which::C, wl.name).first())
+            .map_or("n/a".into(), |x| x.damaged.to_string());
+        let buffering = rs
+            .iter()
+            .find_map(|x| x.buffering.clone())
+            .unwrap_or_else(|| "single (no field)".into());
+        let (r, flag, _) = copy_check(rs);
         let _ = writeln!(
             m,
-            "\nThe memcpy limit here: {:.2} GB/s (a 1920x1080 frame, {:.2} ms).",
-            1920.0 * 1080.0 * 4.0 / (mc.median * 1e-3) / 1e9,
-            mc.median
+            "| {} | {damaged} | {buffering} | {} | {r} | {flag} | {} | n/a |",
+            wl.what,
+            show(s.stat(Which::R, wl.name, |x| x.bytes)),
+            show(s.stat(Which::R, wl.name, |x| x.flips)),
         );
+    }
+
+    let _ = writeln!(m, "\n## QEMU's own CPU time per update (host side)\n");
+    let _ = writeln!(
+        m,
+        "Read from the QEMU process (`/proc/PID/task/*/schedstat`) at the edges of each timed \
+         loop, with the guest standing still, over the loop's updates. \"Display side\" is \
+         every QEMU thread but the vCPUs (main loop, VNC worker, RCU): what redrawing the \
+         display surface from video memory and serving the viewer costs the host. A moved \
+         scanout start makes QEMU replace its surface and redraw all of it, so this is where \
+         flipping costs. \"vCPU\" is the vCPU threads (`CPU n/TCG`): under TCG the guest's \
+         own work, the copies included, and the MMIO exits. The display side only works while \
+         a viewer watches: see the header. The viewer runs through every timed run, on the \
+         same host CPUs as the guest (a user's would too): compare timings with reports made \
+         without one (`--no-viewer`, or before it existed) with care.\n"
+    );
+    let _ = writeln!(
+        m,
+        "| workload | rbochs display side ms | C bochs display side ms | rbochs/C bochs | \
+         rbochs vCPU ms | C bochs vCPU ms |\n| --- | --- | --- | --- | --- | --- |"
+    );
+    for wl in WORKLOADS {
+        let disp = |d| s.stat(d, wl.name, |x| x.qemu_display_ms);
+        let vcpu = |d| s.stat(d, wl.name, |x| x.qemu_vcpu_ms);
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | {} |",
+            wl.what,
+            show(disp(Which::R)),
+            show(disp(Which::C)),
+            show_ratio(ratio(disp(Which::R), disp(Which::C))),
+            show(vcpu(Which::R)),
+            show(vcpu(Which::C)),
+        );
+    }
+
+    let _ = writeln!(m, "\n## Device register accesses per update\n");
+    let _ = writeln!(
+        m,
+        "Counted host-side from QEMU's trace events `memory_region_ops_read` and \
+         `memory_region_ops_write` on the display device's register regions (DISPI, QEMU's \
+         extended registers, VGA, EDID), switched on over QMP around the timed loops of one \
+         short extra pass per driver (tracing slows QEMU: that pass is not timed). Under KVM \
+         each access is an exit to QEMU costing microseconds. Writes by register, per update.\n"
+    );
+    let _ = writeln!(
+        m,
+        "| workload | rbochs writes | rbochs reads | rbochs writes by register | C bochs writes | \
+         C bochs reads | C bochs writes by register |\n| --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for wl in WORKLOADS {
+        let cells = |d| match s.regs(d, wl.name) {
+            Some(c) => (trim(c.writes), trim(c.reads), c.show_written()),
+            None => ("n/a".into(), "n/a".into(), "n/a".into()),
+        };
+        let (rw, rr, rby) = cells(Which::R);
+        let (cw, cr, cby) = cells(Which::C);
+        let _ = writeln!(
+            m,
+            "| {} | {rw} | {rr} | {rby} | {cw} | {cr} | {cby} |",
+            wl.what
+        );
+    }
+
+    let _ = writeln!(m, "\n## Tearing\n");
+    match tearing {
+        Some(rows) => {
+            let _ = writeln!(
+                m,
+                "The guest alternated two full-screen colours with blocking commits while the \
+                 host took QMP screendumps; a screenshot holding both colours is torn.\n\n\
+                 | driver | screenshots | torn | torn fraction |\n| --- | --- | --- | --- |"
+            );
+            for t in rows {
+                let f = if t.screenshots > 0 {
+                    format!("{:.3}", f64::from(t.torn) / f64::from(t.screenshots))
+                } else {
+                    "n/a".into()
+                };
+                let _ = writeln!(m, "| {} | {} | {} | {f} |", t.driver, t.screenshots, t.torn);
+            }
+        }
+        None => {
+            let _ = writeln!(m, "Not measured in this run.");
+        }
     }
 
     let _ = writeln!(m, "\n## Where an rbochs update's time goes\n");
@@ -300,9 +494,11 @@ pub fn targets(s: &Samples) -> Vec<String> {
             }
         }),
     ];
-    // Full-frame copy >= 0.8x memcpy; and the copy alone, as the driver timed it.
+    // Full-frame copy >= 0.8x the paced (like-for-like) memcpy; the loop reference for
+    // comparison; and the copy alone, as the driver timed it.
     for wl in WORKLOADS.iter().filter(|w| w.full_frame) {
-        let f = s.stat(Which::R, wl.name, Sample::memcpy_fraction);
+        let f = s.stat(Which::R, wl.name, Sample::paced_fraction);
+        let lf = s.stat(Which::R, wl.name, Sample::memcpy_fraction);
         let copy = s.stat(Which::R, wl.name, |x| x.copy_ms);
         let mut alone = match (s.memcpy(wl.name), copy) {
             (Some(m), Some(c)) if c.median > 0.0 => format!(
@@ -323,9 +519,13 @@ pub fn targets(s: &Samples) -> Vec<String> {
                 );
             }
         }
+        let lf = lf.map_or(String::new(), |l| {
+            format!(" (of the loop memcpy: {:.2}x)", l.median)
+        });
         out.push(match f {
             Some(f) => format!(
-                "{}: rbochs at {:.2}x of the memcpy limit (target >= 0.8x): **{}**{alone}.",
+                "{}: rbochs at {:.2}x of the paced memcpy limit{lf} (target >= 0.8x of the \
+                 paced one): **{}**{alone}.",
                 wl.what,
                 f.median,
                 if f.median >= 0.8 { "met" } else { "not met" }
@@ -333,23 +533,26 @@ pub fn targets(s: &Samples) -> Vec<String> {
             None => format!("{}: no figures.", wl.what),
         });
     }
-    // Bytes per small-damage commit <= 1.05x the damaged bytes.
+    // Bytes per small-damage commit <= 1.05x the damaged bytes (single-buffered), or <= 2x
+    // (double-buffered: this commit's damage plus the previous one's).
     for wl in WORKLOADS.iter().filter(|w| w.small) {
+        let rs = s.get(Which::R, wl.name);
         let b = s.stat(Which::R, wl.name, |x| x.bytes);
-        let d = s
-            .get(Which::R, wl.name)
-            .first()
-            .map(|x| x.damaged as f64)
-            .filter(|&d| d > 0.0);
+        let d = rs.first().map(|x| x.damaged as f64).filter(|&d| d > 0.0);
+        let (limit, how) = if rs.iter().any(Sample::double_buffered) {
+            (2.0, "2x, double-buffered")
+        } else {
+            (1.05, "1.05x")
+        };
         out.push(match (b, d) {
             (Some(b), Some(d)) => {
                 let q = b.max / d;
                 format!(
                     "{}: rbochs copied {:.0} bytes per update for {d:.0} damaged, {q:.2}x \
-                     (target <= 1.05x): **{}**.",
+                     (target <= {how}): **{}**.",
                     wl.what,
                     b.max,
-                    if q <= 1.05 { "met" } else { "not met" }
+                    if q <= limit { "met" } else { "not met" }
                 )
             }
             _ => format!("{}: no counters.", wl.what),
@@ -395,7 +598,9 @@ mod tests {
             "{t:?}"
         );
         assert!(
-            t.iter().any(|l| l.contains("0.50x of the memcpy limit")),
+            // The paced reference (three times the loop's here) sets the target.
+            t.iter()
+                .any(|l| l.contains("1.50x of the paced memcpy limit (of the loop memcpy: 0.50x)")),
             "{t:?}"
         );
         assert!(t.iter().any(|l| l.contains("1.22x")), "{t:?}");
@@ -414,8 +619,105 @@ mod tests {
 
         let empty = Samples::default();
         assert!(!sanity(&empty, &plan).is_empty());
-        let md = report(&empty, &Setting::default(), None);
-        assert!(md.contains("n/a"));
+        let md = report(&empty, &Setting::default(), None, &None);
+        assert!(md.contains("n/a") && md.contains("Not measured in this run."));
+    }
+
+    #[test]
+    fn copied_bytes_against_the_bound() {
+        let s = |bytes: f64, buffering: Option<&str>| Sample {
+            bytes: Some(bytes),
+            buffering: buffering.map(str::to_string),
+            ..sample(60.0, 1.0, Some(0.1), Some(bytes))
+        };
+        // Single-buffered (or today's driver, without the field): the damage is the bound.
+        let (r, flag, over) = copy_check(&[s(16384.0, None), s(16384.0, Some("single"))]);
+        assert_eq!((r.as_str(), flag.as_str(), over), ("1.00x", "<= 1x", false));
+        let (r, flag, over) = copy_check(&[s(16384.0, None), s(20000.0, None)]);
+        assert_eq!(
+            (r.as_str(), flag.as_str(), over),
+            ("1.11 (1.00–1.22)x", "**exceeds 1x**", true)
+        );
+        // Double-buffered: this update's damage and the previous one's.
+        let (r, flag, over) = copy_check(&[s(32768.0, Some("double"))]);
+        assert_eq!((r.as_str(), flag.as_str(), over), ("2.00x", "<= 2x", false));
+        let (_, flag, over) = copy_check(&[s(32769.0, Some("double"))]);
+        assert_eq!((flag.as_str(), over), ("**exceeds 2x**", true));
+        assert_eq!(copy_check(&[]).0, "n/a");
+        // The target follows the buffering.
+        let mut dbl = all(
+            s(32768.0, Some("double")),
+            sample(60.0, 2.0, Some(0.1), None),
+        );
+        let t = targets(&dbl);
+        assert!(
+            t.iter()
+                .any(|l| l.contains("2.00x (target <= 2x, double-buffered): **met**")),
+            "{t:?}"
+        );
+        dbl.add(Which::R, "damage-1".into(), s(40000.0, Some("double")));
+        assert!(
+            targets(&dbl)
+                .iter()
+                .any(|l| l.starts_with("1 rect") && l.contains("**not met**")),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn report_sections() {
+        let s = all(
+            sample(60.0, 1.0, Some(0.5), Some(20000.0)),
+            sample(60.0, 2.0, Some(0.5), None),
+        );
+        let tearing = Some(vec![
+            Torn {
+                driver: "C bochs".into(),
+                screenshots: 200,
+                torn: 50,
+            },
+            Torn {
+                driver: "rbochs double-buffered".into(),
+                screenshots: 0,
+                torn: 0,
+            },
+        ]);
+        let md = report(&s, &Setting::default(), None, &tearing);
+        let row = |start: &str| {
+            md.lines()
+                .find(|l| l.starts_with(start))
+                .unwrap_or_default()
+                .to_string()
+        };
+        // Bytes: 20000 copied for 16384 damaged, single-buffered.
+        assert_eq!(
+            row("| 1 rect 64x64 (1080p) | 16384 |"),
+            "| 1 rect 64x64 (1080p) | 16384 | single | 20000 | 1.22x | **exceeds 1x** | 0.000 | \
+             n/a |"
+        );
+        // QEMU's CPU: display side cpu/4, vCPU cpu*4.
+        assert_eq!(
+            row("| full frames 1920x1080 | 0.250 |"),
+            "| full frames 1920x1080 | 0.250 | 0.500 | 0.50x | 4.00 | 8.00 |"
+        );
+        // Registers: one flip for rbochs, three writes for C bochs.
+        assert_eq!(
+            row("| DIRTYFB 8 rects 64x64 | 1 |"),
+            "| DIRTYFB 8 rects 64x64 | 1 | 0 | Y_OFFSET 1 | 3 | 0 | VIRT_WIDTH 1, X_OFFSET 1, \
+             Y_OFFSET 1 |"
+        );
+        // Both references: loop 0.5 ms, paced 1.5 ms, over 1 and 2 ms of CPU.
+        assert_eq!(
+            row("| full frames 1024x768 | 1.00 |"),
+            "| full frames 1024x768 | 1.00 | 2.00 | 2.00x | 0.500 | 1.50 | 1.50 | 0.750 | 0.500 \
+             | 0.250 |"
+        );
+        assert!(md.contains("**The 0.8x target uses the paced reference**"));
+        assert_eq!(row("| C bochs |"), "| C bochs | 200 | 50 | 0.250 |");
+        assert_eq!(
+            row("| rbochs double-buffered |"),
+            "| rbochs double-buffered | 0 | 0 | n/a |"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::anyhow;
 
+use super::trace::Counts;
 use crate::suite::{Driver, C_BOCHS, RBOCHS};
 use crate::Result;
 
@@ -18,6 +19,9 @@ pub struct Sample {
     pub memcpy_ms: Option<f64>,
     /// Median memcpy time over median CPU time of an update, from the guest.
     pub frac: Option<f64>,
+    /// The same memcpy timed like a driver's copy: once per frame interval, from a buffer
+    /// the client has just drawn.
+    pub paced_ms: Option<f64>,
     /// Refresh rate of the mode.
     pub hz: Option<f64>,
     pub damaged: u64,
@@ -26,6 +30,14 @@ pub struct Sample {
     pub copy_ms: Option<f64>,
     /// The same copy from userspace into video memory (through sysfs), when it fits.
     pub vram_ms: Option<f64>,
+    /// Scanout flips per update (a double-buffering rbochs's debugfs counter).
+    pub flips: Option<f64>,
+    /// `double` or `single`, where the driver's debugfs state says.
+    pub buffering: Option<String>,
+    /// QEMU's CPU time per update, host-side: the vCPU threads and the rest (the display
+    /// side), over the timed updates.
+    pub qemu_vcpu_ms: Option<f64>,
+    pub qemu_display_ms: Option<f64>,
 }
 
 impl Sample {
@@ -37,6 +49,31 @@ impl Sample {
         }
         let m = self.memcpy_ms?;
         (self.cpu_ms > 0.0).then(|| m / self.cpu_ms)
+    }
+
+    /// The paced (like-for-like) memcpy time over the CPU time of an update.
+    pub fn paced_fraction(&self) -> Option<f64> {
+        let m = self.paced_ms?;
+        (self.cpu_ms > 0.0).then(|| m / self.cpu_ms)
+    }
+
+    /// Whether the driver double-buffers (its debugfs state says `buffering: double`);
+    /// today's rbochs, without the field, copies into the frame on screen.
+    pub fn double_buffered(&self) -> bool {
+        self.buffering.as_deref() == Some("double")
+    }
+
+    /// The bytes a driver may copy per update for `damaged` bytes of damage: the damage, and
+    /// when double-buffered also the previous update's (the same size in these workloads).
+    pub fn copy_bound(&self) -> f64 {
+        let k = if self.double_buffered() { 2.0 } else { 1.0 };
+        k * self.damaged as f64
+    }
+
+    /// Bytes copied over bytes damaged.
+    pub fn copy_ratio(&self) -> Option<f64> {
+        let b = self.bytes?;
+        (self.damaged > 0).then(|| b / self.damaged as f64)
     }
 }
 
@@ -72,6 +109,9 @@ pub fn parse_line(l: &str) -> Option<Result<(String, Sample)>> {
                 "bytes" => s.bytes = opt(v)?,
                 "copy_ms" => s.copy_ms = opt(v)?,
                 "vram_ms" => s.vram_ms = opt(v)?,
+                "paced_ms" => s.paced_ms = opt(v)?,
+                "flips" => s.flips = opt(v)?,
+                "buffering" => s.buffering = (v != "na").then(|| v.to_string()),
                 _ => {}
             }
         }
@@ -103,20 +143,38 @@ impl Which {
     }
 }
 
-/// Every sample, by driver and workload.
+/// Every sample, by driver and workload, and the register accesses per update of the traced
+/// pass.
 #[derive(Default)]
-pub struct Samples(BTreeMap<(Which, String), Vec<Sample>>);
+pub struct Samples {
+    runs: BTreeMap<(Which, String), Vec<Sample>>,
+    regs: BTreeMap<(Which, String), Counts>,
+}
 
 impl Samples {
     pub fn add(&mut self, d: Which, name: String, s: Sample) {
-        self.0.entry((d, name)).or_default().push(s);
+        self.runs.entry((d, name)).or_default().push(s);
     }
 
     pub fn get(&self, d: Which, name: &str) -> &[Sample] {
-        self.0
+        self.runs
             .get(&(d, name.to_string()))
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// Records a workload's register accesses per update.
+    pub fn add_regs(&mut self, d: Which, name: String, c: Counts) {
+        self.regs.insert((d, name), c);
+    }
+
+    pub fn regs(&self, d: Which, name: &str) -> Option<&Counts> {
+        self.regs.get(&(d, name.to_string()))
+    }
+
+    /// The memcpy reference timed like the driver (paced), over both drivers' runs.
+    pub fn paced(&self, name: &str) -> Option<Stat> {
+        self.reference(name, |s| s.paced_ms)
     }
 
     /// Median, minimum and maximum of `f` over a driver's runs of a workload.
@@ -203,12 +261,18 @@ pub mod fixtures {
             cpu_ms: cpu,
             memcpy_ms: memcpy,
             frac: None,
+            // Paced copies run cold: three times the loop's.
+            paced_ms: memcpy.map(|m| m * 3.0),
             hz: Some(75.0),
             damaged: 16384,
             bytes,
             // rbochs (the driver with counters) spends half the update copying.
             copy_ms: bytes.map(|_| cpu / 2.0),
             vram_ms: memcpy.map(|m| m * 2.0),
+            flips: bytes.map(|_| 0.0),
+            buffering: bytes.map(|_| "single".into()),
+            qemu_vcpu_ms: Some(cpu * 4.0),
+            qemu_display_ms: Some(cpu / 4.0),
         }
     }
 
@@ -217,6 +281,18 @@ pub mod fixtures {
         for wl in WORKLOADS {
             s.add(Which::R, wl.name.into(), r.clone());
             s.add(Which::C, wl.name.into(), c.clone());
+            // rbochs flips one register per update, C bochs writes the mode each time.
+            let regs = |w: &[(&str, f64)]| Counts {
+                reads: 0.0,
+                writes: w.iter().map(|x| x.1).sum(),
+                written: w.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            };
+            s.add_regs(Which::R, wl.name.into(), regs(&[("Y_OFFSET", 1.0)]));
+            s.add_regs(
+                Which::C,
+                wl.name.into(),
+                regs(&[("Y_OFFSET", 1.0), ("X_OFFSET", 1.0), ("VIRT_WIDTH", 1.0)]),
+            );
         }
         s
     }
@@ -248,6 +324,27 @@ mod tests {
         )
         .ok_or_else(|| anyhow!("not a bench line"))??;
         assert_eq!((r.bytes, r.copy_ms), (Some(3145728.0), Some(1.25)));
+        assert_eq!((r.paced_ms, r.flips, r.buffering), (None, None, None));
+        let (_, d) = parse_line(
+            "BENCH damage-1 ops=3 rate=60 wall_ms=16 cpu_ms=0.5 memcpy_ms=0.003 paced_ms=0.0250 \
+             damaged=16384 bytes=32768 copy_ms=0.02 flips=1.000 buffering=double",
+        )
+        .ok_or_else(|| anyhow!("not a bench line"))??;
+        assert_eq!(
+            (d.paced_ms, d.flips, d.buffering.as_deref()),
+            (Some(0.025), Some(1.0), Some("double"))
+        );
+        assert!((d.paced_fraction().unwrap_or_default() - 0.05).abs() < 1e-12);
+        // Double-buffered: this update's damage and the previous one's.
+        assert_eq!((d.copy_bound(), d.copy_ratio()), (32768.0, Some(2.0)));
+        let single = Sample {
+            buffering: Some("single".into()),
+            ..d.clone()
+        };
+        assert_eq!(single.copy_bound(), 16384.0);
+        let (_, na) = parse_line("BENCH fbcon ops=3 rate=60 wall_ms=1 buffering=na bytes=9")
+            .ok_or_else(|| anyhow!("not a bench line"))??;
+        assert_eq!((na.buffering.as_deref(), na.copy_ratio()), (None, None));
         assert!(parse_line("DRIVER rbochs").is_none());
         assert!(parse_line("BENCH x rate=fast")
             .ok_or_else(|| anyhow!("not a bench line"))?

@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::anyhow;
 use rbguest::Result;
 
-use super::measure::{counters, Copied, Loop};
+use super::measure::{counters, sync, Copied, Loop};
+use super::Opts;
 
 /// Processes that hold a DRM device open (`pid comm`).
 pub fn drm_holders() -> Vec<String> {
@@ -87,7 +88,7 @@ pub fn busy_now() -> Result<f64> {
 pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// fbcon scrolling: `lines` lines of text written to the console, no DRM client open.
-pub fn fbcon(lines: u32, has_counters: bool) -> Result<()> {
+pub fn fbcon(lines: u32, opts: Opts) -> Result<()> {
     let holders = drm_holders();
     if !holders.is_empty() {
         return Err(anyhow!(
@@ -117,7 +118,8 @@ pub fn fbcon(lines: u32, has_counters: bool) -> Result<()> {
             format!("rbbench {i:6} {fill}\n").into_bytes()
         })
         .collect();
-    let before = counters(has_counters);
+    sync(opts.sync, "begin", "fbcon")?;
+    let before = counters(opts.counters);
     let busy = busy_now()?;
     let mut l = Loop::default();
     let start = Instant::now();
@@ -133,7 +135,8 @@ pub fn fbcon(lines: u32, has_counters: bool) -> Result<()> {
     std::thread::sleep(SETTLE);
     let busy = busy_now()? - busy;
     l.cpu = vec![busy / f64::from(lines)];
-    let after = counters(has_counters);
+    let after = counters(opts.counters);
+    sync(opts.sync, "end", "fbcon")?;
     l.print(
         "fbcon",
         None,

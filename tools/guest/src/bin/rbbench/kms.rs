@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `rbbench kms`: one pass of every KMS workload.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use drm::buffer::Buffer;
@@ -9,9 +9,11 @@ use drm::control::{framebuffer, Device as ControlDevice};
 use drm::{ClientCapability, Device};
 use rbguest::{buffer, pipe, Card, Pipe, Result};
 
-use super::measure::{counters, cpu_now, Copied, Loop};
+use super::measure::{counters, cpu_now, sync, Copied, Loop};
 use super::screen::{copy_rects, tiles, Canvas, Path, Rect, Screen, Vram};
-use super::{BIG, DAMAGE_COUNTS, DIRTY_COUNT, FULL_MODES, MODESET_MODES, SETTLE_FRAMES, WARMUP};
+use super::{
+    Opts, BIG, DAMAGE_COUNTS, DIRTY_COUNT, FULL_MODES, MODESET_MODES, SETTLE_FRAMES, WARMUP,
+};
 
 /// What the workloads of one `rbbench kms` pass share.
 pub struct Pass<'a> {
@@ -22,8 +24,13 @@ pub struct Pass<'a> {
     pub vram: Option<Vram>,
     /// Updates per workload.
     pub frames: u32,
-    /// The driver has rbochs's debugfs counters.
-    pub has_counters: bool,
+    /// Counters and host handshakes.
+    pub opts: Opts,
+}
+
+/// The time between two copies of the paced reference: the mode's frame interval.
+pub fn frame_interval(hz: u32) -> Duration {
+    Duration::from_secs_f64(1.0 / f64::from(if hz == 0 { 60 } else { hz }))
 }
 
 impl Pass<'_> {
@@ -37,21 +44,26 @@ impl Pass<'_> {
         path: Path,
     ) -> Result<()> {
         let hz = scr.pipe.mode.vrefresh();
-        let (l, copied) = self.measure(scr, rects, path, self.frames)?;
+        let (l, copied) = self.measure(scr, rects, path, self.frames, Some(name))?;
         let damaged = rects.iter().map(Rect::bytes).sum();
         l.print(name, Some(hz), damaged, &copied);
         Ok(())
     }
 
     /// The loops of [`Pass::damage_loop`]: the timings and what the driver copied per update.
+    /// `name`: the workload's, for the host's handshakes and the paced reference (none for a
+    /// warm-up).
     pub fn measure(
         &mut self,
         scr: &mut Screen,
         rects: &[Rect],
         path: Path,
         frames: u32,
+        name: Option<&str>,
     ) -> Result<(Loop, Copied)> {
-        let (card, ram, has_counters) = (self.card, &mut self.ram[..], self.has_counters);
+        let (card, ram, opts) = (self.card, &mut self.ram[..], self.opts);
+        let has_counters = opts.counters;
+        let interval = frame_interval(scr.pipe.mode.vrefresh());
         let pitch = scr.db.pitch() as usize;
         let frame = pitch * scr.size().1 as usize;
         let blob = rbguest::damage_blob_bytes(&rects.iter().map(Rect::damage).collect::<Vec<_>>());
@@ -77,6 +89,9 @@ impl Pass<'_> {
         let mut start = Instant::now();
         for i in 0..WARMUP + frames {
             if i == WARMUP {
+                if let Some(n) = name {
+                    sync(opts.sync, "begin", n)?;
+                }
                 before = counters(has_counters);
                 start = Instant::now();
             }
@@ -91,6 +106,9 @@ impl Pass<'_> {
         }
         l.total = start.elapsed().as_secs_f64();
         let after = counters(has_counters);
+        if let Some(n) = name {
+            sync(opts.sync, "end", n)?;
+        }
 
         // The reference right after: draw the same way, then copy the same rectangles from
         // the same buffer into RAM.
@@ -101,6 +119,21 @@ impl Pass<'_> {
             std::hint::black_box(&mut *ram);
             if i >= WARMUP {
                 l.reference.push(t.elapsed().as_secs_f64());
+            }
+        }
+        // Again, timed the way a driver copies: once per frame interval, right after the
+        // client drew the source, into the same RAM.
+        if name.is_some() {
+            for i in 0..WARMUP + frames {
+                let tick = Instant::now();
+                draw(&mut map, i)?;
+                let t = Instant::now();
+                copy_rects(ram, &map, pitch, rects)?;
+                std::hint::black_box(&mut *ram);
+                if i >= WARMUP {
+                    l.paced.push(t.elapsed().as_secs_f64());
+                }
+                std::thread::sleep(interval.saturating_sub(tick.elapsed()));
             }
         }
         // And into video memory, where it fits.
@@ -126,7 +159,7 @@ impl Pass<'_> {
         let full = [Rect { x: 0, y: 0, w, h }];
         // Under TCG the first second or so of copies on a new screen runs much slower than
         // the rest (a warm-up of QEMU's, not of the driver's): spend it unmeasured.
-        self.measure(scr, &full, Path::Atomic, SETTLE_FRAMES)?;
+        self.measure(scr, &full, Path::Atomic, SETTLE_FRAMES, None)?;
         self.damage_loop(scr, &format!("full-{size}"), &full, Path::Atomic)?;
         if size != BIG {
             return Ok(());
@@ -146,7 +179,7 @@ impl Pass<'_> {
 }
 
 /// One pass of every KMS workload.
-pub fn kms(frames: u32, switches: u32, has_counters: bool) -> Result<()> {
+pub fn kms(frames: u32, switches: u32, opts: Opts) -> Result<()> {
     let card = Card::open()?;
     let drv = card.get_driver().map_err(|e| anyhow!("VERSION: {e}"))?;
     let name = drv.name().to_string_lossy().into_owned();
@@ -161,7 +194,7 @@ pub fn kms(frames: u32, switches: u32, has_counters: bool) -> Result<()> {
         ram: vec![0x55; usize::from(bw) * usize::from(bh) * 4],
         vram: Vram::open(&card),
         frames,
-        has_counters,
+        opts,
     };
 
     // 1. Full frames at each size; at 1920x1080 also 2. small damage and 3. DIRTYFB.
@@ -177,7 +210,7 @@ pub fn kms(frames: u32, switches: u32, has_counters: bool) -> Result<()> {
     let b = pipe(&card, MODESET_MODES[1])?;
     let (dba, fba) = buffer(&card, &a, 2)?;
     let (dbb, fbb) = buffer(&card, &b, 3)?;
-    let r = modesets(&card, [(&a, fba), (&b, fbb)], switches, has_counters);
+    let r = modesets(&card, [(&a, fba), (&b, fbb)], switches, opts);
     for (db, fb) in [(dba, fba), (dbb, fbb)] {
         let _ = card.destroy_framebuffer(fb);
         let _ = card.destroy_dumb_buffer(db);
@@ -191,8 +224,9 @@ pub fn modesets(
     card: &Card,
     modes: [(&Pipe, framebuffer::Handle); 2],
     switches: u32,
-    has_counters: bool,
+    opts: Opts,
 ) -> Result<()> {
+    let name = format!("modeset-{}-{}", MODESET_MODES[0], MODESET_MODES[1]);
     let set = |i: u32| {
         let (p, fb) = modes[(i % 2) as usize];
         card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
@@ -201,7 +235,8 @@ pub fn modesets(
     for i in 0..WARMUP {
         set(i)?;
     }
-    let before = counters(has_counters);
+    sync(opts.sync, "begin", &name)?;
+    let before = counters(opts.counters);
     let mut l = Loop::default();
     let start = Instant::now();
     for i in WARMUP..WARMUP + switches {
@@ -211,7 +246,8 @@ pub fn modesets(
         l.wall.push(t.elapsed().as_secs_f64());
     }
     l.total = start.elapsed().as_secs_f64();
-    let after = counters(has_counters);
+    let after = counters(opts.counters);
+    sync(opts.sync, "end", &name)?;
     // Half the switches go to each mode; a modeset copies a full frame of its mode.
     let frame = |p: &Pipe| {
         let (w, h) = p.mode.size();
@@ -219,7 +255,7 @@ pub fn modesets(
     };
     let [(a, _), (b, _)] = modes;
     l.print(
-        &format!("modeset-{}-{}", MODESET_MODES[0], MODESET_MODES[1]),
+        &name,
         None,
         (frame(a) + frame(b)) / 2,
         &Copied::between(before, after, None),

@@ -3,15 +3,17 @@
 //! C bochs driver, and the host (`vmtest bench`) compares what they print.
 //!
 //! ```text
-//! rbbench kms FRAMES SWITCHES [--counters]
+//! rbbench kms FRAMES SWITCHES [--counters] [--sync]
 //!                               one pass of every KMS workload, FRAMES updates each
 //!                               (SWITCHES for the modeset one)
-//! rbbench fbcon LINES [--counters]
+//! rbbench fbcon LINES [--counters] [--sync]
 //!                               fbcon scrolling: LINES lines written to /dev/tty0
 //! ```
 //!
 //! `--counters`: the driver's debugfs state counts what it copied (the host knows which
-//! drivers do).
+//! drivers do). `--sync`: around each workload's timed updates print `SYNC begin NAME` and
+//! `SYNC end NAME` and wait for a line on standard input after each, so that the host can
+//! read QEMU's CPU time and switch its tracing on and off exactly at the loop's edges.
 //!
 //! Each workload prints one line, `BENCH name key=value ...`, with
 //!
@@ -34,8 +36,13 @@
 //!   PCI resource file (`resource0_wc`), into the half of video memory no driver scans out:
 //!   what writing to this device costs, whoever writes (`na` without `resource0_wc`, or when
 //!   half of video memory is smaller than a frame);
+//! - `paced_ms`: the same copy into the same RAM as `memcpy_ms`, but timed the way a driver
+//!   copies: once per frame interval of the mode (sleeping out the rest of it), each right
+//!   after the client drew the source, so caches and TLB are as cold as the driver finds them;
 //! - `damaged`: the bytes each update reported as damaged; `bytes`: the bytes the driver says
-//!   it copied per update (rbochs's debugfs counters; `na` where a driver has none).
+//!   it copied per update (rbochs's debugfs counters; `na` where a driver has none); `flips`:
+//!   scanout flips per update and `buffering`: `double` or `single` (rbochs's debugfs state,
+//!   `na` where the driver has no such fields).
 //!
 //! The timed loops do nothing but draw and commit, or draw and copy; every lookup happens
 //! before them.
@@ -89,24 +96,27 @@ enum Cmd {
         #[arg(value_parser = clap::value_parser!(u32).range(1..))]
         switches: u32,
         #[command(flatten)]
-        driver: DriverArgs,
+        opts: Opts,
     },
     /// fbcon scrolling: LINES lines written to /dev/tty0.
     Fbcon {
         #[arg(value_parser = clap::value_parser!(u32).range(1..))]
         lines: u32,
         #[command(flatten)]
-        driver: DriverArgs,
+        opts: Opts,
     },
 }
 
-/// What the host knows of the driver under test.
-#[derive(clap::Args, Debug)]
-struct DriverArgs {
+/// What the host knows of the driver under test, and whether it follows the loops.
+#[derive(clap::Args, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Opts {
     /// The driver's debugfs state counts commits and copied bytes: report `bytes=` and
     /// `copy_ms=` from it.
     #[arg(long)]
-    counters: bool,
+    pub counters: bool,
+    /// Print `SYNC begin|end NAME` around each timed loop and wait for a line on stdin.
+    #[arg(long)]
+    pub sync: bool,
 }
 
 fn main() -> ExitCode {
@@ -114,9 +124,9 @@ fn main() -> ExitCode {
         Cmd::Kms {
             frames,
             switches,
-            driver,
-        } => kms::kms(frames, switches, driver.counters),
-        Cmd::Fbcon { lines, driver } => fbcon::fbcon(lines, driver.counters),
+            opts,
+        } => kms::kms(frames, switches, opts),
+        Cmd::Fbcon { lines, opts } => fbcon::fbcon(lines, opts),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -142,14 +152,20 @@ mod tests {
             Cmd::Kms {
                 frames: 60,
                 switches: 20,
-                driver: DriverArgs { counters: true }
+                opts: Opts {
+                    counters: true,
+                    sync: false
+                }
             }
         ));
         assert!(matches!(
-            parse("fbcon 100").unwrap().cmd,
+            parse("fbcon 100 --sync").unwrap().cmd,
             Cmd::Fbcon {
                 lines: 100,
-                driver: DriverArgs { counters: false }
+                opts: Opts {
+                    counters: false,
+                    sync: true
+                }
             }
         ));
         for bad in ["kms 0 20", "kms 60", "fbcon x", "fbcon 0"] {

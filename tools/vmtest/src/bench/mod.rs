@@ -33,11 +33,11 @@ use anyhow::anyhow;
 use time::macros::format_description;
 
 use crate::cli::BenchArgs;
-use crate::suite::{self, Driver};
+use crate::suite::{self, tearing, Driver};
 use crate::vm::{indent, Vm, VmConfig};
 use crate::Result;
 use host::QemuCpu;
-use report::{sanity, Setting, Tearing};
+use report::{sanity, Setting, Tearing, Torn};
 use stats::{parse_line, Sample, Samples, Which};
 use trace::{Counts, Tracer};
 use workload::{Plan, FULL, SMOKE};
@@ -49,6 +49,7 @@ const TRACED: Plan = Plan {
     frames: 10,
     switches: 4,
     lines: 50,
+    shots: 0,
 };
 
 /// What the host measured over one timed loop of the guest.
@@ -387,6 +388,7 @@ fn measure(cfg: &VmConfig, plan: &Plan, viewer: bool) -> Result<Measured> {
         frames: plan.frames.min(TRACED.frames),
         switches: plan.switches.min(TRACED.switches),
         lines: plan.lines.min(TRACED.lines),
+        shots: 0,
     };
     probe.tracer = Some(Tracer::new(&trace_log));
     for d in [Which::R, Which::C] {
@@ -402,9 +404,34 @@ fn measure(cfg: &VmConfig, plan: &Plan, viewer: bool) -> Result<Measured> {
             }
         }
     }
-    // The torn fraction per driver: to be fed from the tearing test (suite/tearing.rs,
-    // `measure`) once it lands, here, where the guest is still up.
-    let tearing: Tearing = None;
+    // The torn fraction per driver (the tearing suite's measurement), on the drivers as
+    // booted: rbochs is built in, so its buffering is the kernel command line's
+    // (`--append rbochs.double_buffer=0` for single buffering).
+    let mut torn = Vec::new();
+    for driver in [&suite::RBOCHS, &suite::C_BOCHS] {
+        let target = tearing::Target {
+            name: driver.suite_name,
+            driver,
+            double_buffer: None,
+        };
+        let st = tearing::measure(
+            &mut vm,
+            &dev,
+            &target,
+            plan.shots,
+            &cfg.workdir.join("tearing"),
+        )?;
+        let buffering = st.state_after.iter().find(|(k, _)| k == "buffering");
+        torn.push(Torn {
+            driver: match buffering {
+                Some((_, b)) => format!("rbochs {b}-buffered"),
+                None => "C bochs".into(),
+            },
+            screenshots: st.shots as u32,
+            torn: st.torn as u32,
+        });
+    }
+    let tearing: Tearing = Some(torn);
     // A problem in the kernel log fails the run, but the figures are still reported.
     let log = suite::kernel_log_problems(&mut vm)?;
     let problems = if log.is_empty() {
@@ -474,6 +501,7 @@ pub fn bench(a: &BenchArgs) -> Result<bool> {
         frames: a.frames.unwrap_or(base.frames),
         switches: a.switches.unwrap_or(base.switches),
         lines: a.lines.unwrap_or(base.lines),
+        shots: base.shots,
     };
     let cfg = a.vm.config(DEVICE);
     let dir = match &a.results_dir {

@@ -573,6 +573,7 @@ mod tests {
             frames: 3,
             switches: 3,
             lines: 3,
+            shots: 3,
         };
         let good = all(
             sample(60.0, 1.0, Some(0.9), Some(16384.0)),

@@ -12,6 +12,8 @@ pub struct Plan {
     pub switches: u32,
     /// Lines written to the console per fbcon run.
     pub lines: u32,
+    /// Screenshots per driver of the tearing test.
+    pub shots: usize,
 }
 
 /// The default plan: a few minutes under TCG on 2 cores.
@@ -20,6 +22,7 @@ pub const FULL: Plan = Plan {
     frames: 60,
     switches: 20,
     lines: 1000,
+    shots: 200,
 };
 
 /// The smoke plan of `make check`: every workload once, a handful of updates.
@@ -28,6 +31,7 @@ pub const SMOKE: Plan = Plan {
     frames: 3,
     switches: 2,
     lines: 100,
+    shots: 20,
 };
 
 /// A workload `rbbench` runs, as the report shows it.

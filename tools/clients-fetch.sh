@@ -46,7 +46,7 @@ for deb in "${debs[@]}"; do
 	[ "$deb" = "$newest" ] || continue
 	dpkg-deb -x "$deb" "$dest.new" || die "cannot unpack $deb"
 done
-for f in usr/lib/xorg/Xorg usr/lib/xorg/modules/drivers/modesetting_drv.so usr/bin/xsetroot \
+for f in usr/lib/xorg/Xorg usr/lib/xorg/modules/drivers/modesetting_drv.so usr/bin/xsetroot usr/bin/xrefresh \
 	usr/bin/weston usr/bin/weston-simple-shm; do
 	[ -e "$dest.new/$f" ] || die "the packages from $suite have no $f"
 done

@@ -25,6 +25,7 @@ progs=(
 	usr/lib/xorg/Xorg
 	usr/bin/xkbcomp
 	usr/bin/xsetroot
+	usr/bin/xrefresh
 	usr/bin/weston
 	usr/bin/weston-simple-shm
 )

@@ -51,11 +51,14 @@ suites() {
 phase setup make -s setup || { echo "setup failed: nothing else can run" >&2; }
 phase host-tests host_tests
 # The debug kernel (KASAN, kmemleak, lockdep) with rbochs, C bochs and the KMS sample as
-# modules: each driver on both device variants, without EDID, the sample, KUnit and doctests,
-# and which driver binds when udev loads the device's modules (coexist).
+# modules: each driver on both device variants (rbochs also single-buffered,
+# double_buffer=0), without EDID, the sample, KUnit and doctests, which driver binds when
+# udev loads the device's modules (coexist), and torn screenshots on C bochs and single-
+# and double-buffered rbochs (tearing).
 if phase build-arm64-test make -s initramfs-arm64-test; then
 	phase guest-arm64-test suites guest-arm64-test arm64-test rbochs-vga rbochs-display cbochs-vga \
-		cbochs-display rbochs-noedid cbochs-noedid sample kunit coexist-vga coexist-display
+		cbochs-display rbochs-single-vga rbochs-single-display rbochs-noedid cbochs-noedid \
+		sample kunit coexist-vga coexist-display tearing-vga tearing-display
 	# Robustness, side by side with C bochs: 100,000 fuzzed ioctls, 100 unbind/bind and
 	# 100 unload/reload cycles with fbcon bound and a client holding the card, hot-unplug,
 	# odd EDID geometry and 1 MiB of video memory.

@@ -11,3 +11,12 @@ pub const HOLDING: &str = "@@HOLDING";
 
 /// How rbguest begins the line that says why it failed.
 pub const ERROR: &str = "rbguest: error";
+
+/// `rbguest alternate` shows its first frame and starts alternating.
+pub const ALTERNATING: &str = "@@ALTERNATING";
+
+/// The two colours `rbguest alternate` fills the whole screen with in turn (XRGB8888): pure red
+/// and pure blue, which neither black nor the console's palette contains, so a screenshot
+/// holding both is a torn frame.
+pub const TEAR_A: u32 = 0x00ff_0000;
+pub const TEAR_B: u32 = 0x0000_00ff;

@@ -38,6 +38,18 @@ pub enum Cmd {
     Hold { size: String, seed: u32, secs: u64 },
     /// Flips between two framebuffers N times with page-flip events.
     Flip { size: String, n: u32 },
+    /// Alternates two full-screen solid colours (red, blue) at mode SIZE with blocking atomic
+    /// page flips, as fast as they complete, for up to SECS seconds or until the file STOP
+    /// exists; prints @@ALTERNATING once the first frame shows, and at the end
+    /// `ALTERNATED commits=N seconds=S driver=NAME`.
+    Alternate {
+        size: String,
+        secs: u64,
+        #[arg(long, default_value = "/tmp/alternate.stop")]
+        stop: std::path::PathBuf,
+    },
+    /// Shows a frame whose top half is red and bottom half blue (a torn frame); @@READY.
+    Halves { size: String },
     /// N random ioctls from SEED.
     Fuzz { seed: u64, n: u64 },
     /// Feeds the driver bad requests; one CHECK line each.
@@ -105,6 +117,9 @@ mod tests {
             "fuzz 20261125 100000",
             "badinput",
             "badinput --skip-unpaceable",
+            "alternate 1024x768 60",
+            "alternate 1024x768 60 --stop /tmp/s",
+            "halves 1024x768",
         ] {
             assert!(parse(l).is_ok(), "{l}");
         }
@@ -119,6 +134,8 @@ mod tests {
             "damage 1024x768 11 12 300 200 64 64 sideways",
             "noplane 1024x768 45 off",
             "hold 1024x768 21 -3",
+            "alternate 1024x768",
+            "alternate 1024x768 -1",
         ] {
             assert!(parse(l).is_err(), "{l}");
         }

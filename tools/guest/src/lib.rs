@@ -162,6 +162,11 @@ pub fn pipe(card: &Card, size: &str) -> Result<Pipe> {
 
 /// Fills `db` with pattern `seed`.
 pub fn draw(card: &Card, db: &mut DumbBuffer, seed: u32) -> Result<()> {
+    draw_with(card, db, |x, y| pattern::pixel(seed, x, y))
+}
+
+/// Fills the XRGB8888 buffer `db` with `colour(x, y)` at each pixel.
+pub fn draw_with(card: &Card, db: &mut DumbBuffer, colour: impl Fn(u32, u32) -> u32) -> Result<()> {
     let (w, h) = db.size();
     let pitch = db.pitch() as usize;
     let mut map = card
@@ -169,8 +174,8 @@ pub fn draw(card: &Card, db: &mut DumbBuffer, seed: u32) -> Result<()> {
         .map_err(|e| anyhow!("MAP_DUMB: {e}"))?;
     for y in 0..h {
         let row = &mut map[y as usize * pitch..][..w as usize * 4];
-        for (x, px) in row.chunks_exact_mut(4).enumerate() {
-            px.copy_from_slice(&pattern::pixel(seed, x as u32, y).to_le_bytes());
+        for (x, px) in (0u32..).zip(row.chunks_exact_mut(4)) {
+            px.copy_from_slice(&colour(x, y).to_le_bytes());
         }
     }
     Ok(())
@@ -178,11 +183,21 @@ pub fn draw(card: &Card, db: &mut DumbBuffer, seed: u32) -> Result<()> {
 
 /// Creates a dumb buffer of the mode's size holding pattern `seed`, and a framebuffer on it.
 pub fn buffer(card: &Card, p: &Pipe, seed: u32) -> Result<(DumbBuffer, framebuffer::Handle)> {
+    buffer_with(card, p, |x, y| pattern::pixel(seed, x, y))
+}
+
+/// Creates an XRGB8888 dumb buffer of the mode's size holding `colour(x, y)` at each pixel,
+/// and a framebuffer on it.
+pub fn buffer_with(
+    card: &Card,
+    p: &Pipe,
+    colour: impl Fn(u32, u32) -> u32,
+) -> Result<(DumbBuffer, framebuffer::Handle)> {
     let (w, h) = p.mode.size();
     let mut db = card
         .create_dumb_buffer((w.into(), h.into()), DrmFourcc::Xrgb8888, 32)
         .map_err(|e| anyhow!("CREATE_DUMB {w}x{h}: {e}"))?;
-    draw(card, &mut db, seed)?;
+    draw_with(card, &mut db, colour)?;
     let fb = card
         .add_framebuffer(&db, 24, 32)
         .map_err(|e| anyhow!("ADDFB: {e}"))?;
@@ -221,6 +236,22 @@ pub fn state_value(state: &str, key: &str) -> Option<u64> {
 /// A numeric field of the driver's debugfs state.
 pub fn driver_counter(key: &str) -> Option<u64> {
     state_value(&driver_state()?, key)
+}
+
+/// How many updates of damage one update copies: 2 where rbochs flips between two frames
+/// (the hidden one lacks the previous update's damage too), else 1.
+pub fn updates_copied() -> u64 {
+    let double = driver_state().is_some_and(|st| {
+        st.lines().any(|l| {
+            l.split_once(':')
+                .is_some_and(|(k, v)| k.trim() == "buffering" && v.trim() == "double")
+        })
+    });
+    if double {
+        2
+    } else {
+        1
+    }
 }
 
 /// The primary plane of the pipe's CRTC and its properties.

@@ -7,6 +7,7 @@
 mod badinput;
 mod cli;
 mod fuzz;
+mod tearing;
 
 use std::io::BufRead;
 use std::os::fd::AsFd;
@@ -264,25 +265,31 @@ fn damage(card: &Card, a: &cli::Damage) -> Result<()> {
     let (mut db, fb) = buffer(card, &p, sa)?;
     card.set_crtc(p.crtc, Some(fb), (0, 0), &[p.conn], Some(p.mode))
         .map_err(|e| anyhow!("SETCRTC {size}: {e}"))?;
+    let report = || -> Result<()> {
+        match how {
+            DamagePath::Atomic => {
+                let r = DamageRect {
+                    x1: x as i32,
+                    y1: y as i32,
+                    x2: (x + w) as i32,
+                    y2: (y + h) as i32,
+                };
+                commit_damage(card, &p, fb, &[r])
+            }
+            DamagePath::Dirtyfb => {
+                let c = |v: u32| u16::try_from(v).map_err(|_| anyhow!("{v} too large for DIRTYFB"));
+                let clip = ClipRect::new(c(x)?, c(y)?, c(x + w)?, c(y + h)?);
+                card.dirty_framebuffer(fb, &[clip])
+                    .map_err(|e| anyhow!("DIRTYFB: {e}"))
+            }
+        }
+    };
+    // The rectangle reported once over the unchanged picture: with two frames in video
+    // memory, both then hold it, and the next update copies this damage and its own.
+    report()?;
     // Everything changes in memory; only one rectangle is reported.
     draw(card, &mut db, sb)?;
-    match how {
-        DamagePath::Atomic => {
-            let r = DamageRect {
-                x1: x as i32,
-                y1: y as i32,
-                x2: (x + w) as i32,
-                y2: (y + h) as i32,
-            };
-            commit_damage(card, &p, fb, &[r])?
-        }
-        DamagePath::Dirtyfb => {
-            let c = |v: u32| u16::try_from(v).map_err(|_| anyhow!("{v} too large for DIRTYFB"));
-            let clip = ClipRect::new(c(x)?, c(y)?, c(x + w)?, c(y + h)?);
-            card.dirty_framebuffer(fb, &[clip])
-                .map_err(|e| anyhow!("DIRTYFB: {e}"))?
-        }
-    }
+    report()?;
     print_state();
     hold_until_host(card, db, fb)
 }
@@ -367,6 +374,10 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::Flip { size, n } => flip(&Card::open()?, &size, n),
         Cmd::Fuzz { seed, n } => fuzz::run(Card::open()?.as_fd(), seed, n),
         Cmd::Badinput { skip_unpaceable } => badinput::badinput(&Card::open()?, skip_unpaceable),
+        Cmd::Alternate { size, secs, stop } => {
+            tearing::alternate(&Card::open()?, &size, secs, &stop)
+        }
+        Cmd::Halves { size } => tearing::halves(&Card::open()?, &size),
     }
 }
 

@@ -336,14 +336,30 @@ impl Vm {
 
     /// Saves what the emulated display shows as a PNG.
     pub fn screendump(&mut self, path: &Path) -> Result<()> {
+        self.screendump_as(path, "png")
+    }
+
+    /// Saves what the emulated display shows in `format`: `png`, or `ppm` (uncompressed,
+    /// much quicker for QEMU to write).
+    pub fn screendump_as(&mut self, path: &Path, format: &str) -> Result<()> {
         let _ = std::fs::remove_file(path);
         let p = path.display().to_string();
         self.qmp()?
-            .execute("screendump", json!({ "filename": p, "format": "png" }))?;
+            .execute("screendump", json!({ "filename": p, "format": format }))?;
         if !path.exists() {
             return Err(anyhow!("QMP screendump did not write {p}"));
         }
         Ok(())
+    }
+
+    /// Stops the guest's CPUs (QMP `stop`); returns once none runs.
+    pub fn pause(&mut self) -> Result<()> {
+        self.qmp()?.execute("stop", json!({})).map(|_| ())
+    }
+
+    /// Lets the guest's CPUs run again after [`Vm::pause`].
+    pub fn resume(&mut self) -> Result<()> {
+        self.qmp()?.execute("cont", json!({})).map(|_| ())
     }
 
     /// Stops the guest.

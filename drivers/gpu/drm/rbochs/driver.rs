@@ -34,12 +34,15 @@ use kernel::{
         },
         Ioctl,
     },
+    new_mutex,
     pci,
     prelude::*,
-    str::CString, //
+    str::CString,
+    sync::Mutex, //
 };
 
 use crate::{
+    frames::Frames,
     hw::{
         self,
         Hw, //
@@ -63,6 +66,9 @@ pub(crate) struct RbochsPciDriver;
 #[pin_data]
 pub(crate) struct RegData<'a> {
     pub(crate) hw: Hw<'a>,
+    /// What the frames in video memory hold; taken by the commit tail's hooks.
+    #[pin]
+    pub(crate) frames: Mutex<Frames>,
     #[pin]
     pub(crate) stats: debugfs::File<Stats>,
 }
@@ -169,12 +175,14 @@ impl pci::Driver for RbochsPciDriver {
         let stats = Stats {
             policy: Some(policy),
             vram_size,
+            double_buffer: crate::module_parameters::double_buffer.value(),
             ..Default::default()
         };
         let dir_name = CString::try_from_fmt(fmt!("rbochs-{}", pdev.as_ref().name()))?;
         let dir = debugfs::Dir::new(&dir_name);
         let reg_data = try_pin_init!(RegData {
             hw,
+            frames <- new_mutex!(Frames::default()),
             stats <- dir.read_callback_file(c"state", stats, &Stats::show),
         });
 

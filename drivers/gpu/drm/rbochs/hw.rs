@@ -14,6 +14,11 @@
 //! Every MMIO access is a single load or store of the register's width: under KVM on arm64 an
 //! access with writeback addressing traps without syndrome, and MMIO is never `memcpy`d.
 
+use core::sync::atomic::{
+    AtomicU32,
+    Ordering, //
+};
+
 use kernel::{
     device::Bound,
     drm::kms::format::Format,
@@ -149,12 +154,46 @@ pub(crate) fn vram_policy(param: VramCache) -> CachePolicy {
     }
 }
 
+/// Largest DISPI Y offset QEMU accepts (`VBE_DISPI_MAX_YRES`); a larger one is clamped.
+pub(crate) const MAX_Y_OFFSET: u32 = 12000;
+
+/// Register value not known (not written since probe or the last mode set).
+const UNKNOWN: u32 = u32::MAX;
+
+/// The values last written to the registers an update may change, so that an update writes
+/// only what changed: under KVM every access is a trap to QEMU.
+struct Written {
+    virt_width: AtomicU32,
+    x_offset: AtomicU32,
+    y_offset: AtomicU32,
+    little_endian: AtomicU32,
+}
+
+impl Written {
+    /// Records `value` for the register behind `reg`; returns whether it has to be written.
+    fn changes(reg: &AtomicU32, value: u32) -> bool {
+        reg.swap(value, Ordering::Relaxed) != value
+    }
+
+    fn forget(&self) {
+        for reg in [
+            &self.virt_width,
+            &self.x_offset,
+            &self.y_offset,
+            &self.little_endian,
+        ] {
+            reg.store(UNKNOWN, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The bound hardware: register BAR and video memory.
 pub(crate) struct Hw<'a> {
     mmio: pci::Bar<'a, MMIO_SIZE>,
     pub(crate) vram: pci::MemBar<'a>,
     /// The QEMU extended registers are present (framebuffer byte order).
     qext: bool,
+    written: Written,
 }
 
 impl<'a> Hw<'a> {
@@ -203,14 +242,25 @@ impl<'a> Hw<'a> {
             }
         );
 
-        let hw = Self { mmio, vram, qext };
+        let written = Written {
+            virt_width: AtomicU32::new(UNKNOWN),
+            x_offset: AtomicU32::new(UNKNOWN),
+            y_offset: AtomicU32::new(UNKNOWN),
+            little_endian: AtomicU32::new(UNKNOWN),
+        };
+        let hw = Self {
+            mmio,
+            vram,
+            qext,
+            written,
+        };
         hw.set_little_endian(true);
         Ok((hw, vram_size))
     }
 
-    /// Sets the framebuffer byte order, if the device lets us.
+    /// Sets the framebuffer byte order, if the device lets us and it changes.
     fn set_little_endian(&self, little: bool) {
-        if self.qext {
+        if self.qext && Written::changes(&self.written.little_endian, little.into()) {
             let v = if little { 0x1e1e_1e1e } else { 0xbebe_bebe };
             let _ = self.mmio.try_write32(v, QEXT_ENDIAN);
         }
@@ -221,6 +271,8 @@ impl<'a> Hw<'a> {
     pub(crate) fn set_mode(&self, width: u16, height: u16, vram_size: usize) {
         let stride = usize::from(width) * 4;
         let virt_height = u16::try_from(vram_size / stride.max(1)).unwrap_or(u16::MAX);
+        // After a reset (resume) the registers hold their defaults: write everything anew.
+        self.written.forget();
         let m = &self.mmio;
         m.write_reg(regs::DISPI_ENABLE::zeroed());
         m.write_reg(regs::DISPI_BPP::zeroed().with_bpp(32u16));
@@ -238,14 +290,24 @@ impl<'a> Hw<'a> {
         );
     }
 
-    /// Shows the image at `(x, y)` of a virtual screen with `pitch` bytes per line, at offset 0
-    /// of video memory.
+    /// Shows the image at `(x, y)` of a virtual screen with `pitch` bytes per line that starts
+    /// at offset 0 of video memory. Writes only the registers whose value changes: moving `y`
+    /// by a frame's height is one register write.
     pub(crate) fn set_base(&self, x: u32, y: u32, pitch: u32) {
-        let virt_width = pitch / 4;
         let m = &self.mmio;
-        m.write_reg(regs::DISPI_VIRT_WIDTH::zeroed().with_width(virt_width as u16));
-        m.write_reg(regs::DISPI_X_OFFSET::zeroed().with_offset(x as u16));
-        m.write_reg(regs::DISPI_Y_OFFSET::zeroed().with_offset(y as u16));
+        let w = &self.written;
+        if Written::changes(&w.virt_width, pitch / 4) {
+            m.write_reg(regs::DISPI_VIRT_WIDTH::zeroed().with_width((pitch / 4) as u16));
+            // QEMU moves the offsets back to 0 where the new width leaves them out of range.
+            w.x_offset.store(UNKNOWN, Ordering::Relaxed);
+            w.y_offset.store(UNKNOWN, Ordering::Relaxed);
+        }
+        if Written::changes(&w.x_offset, x) {
+            m.write_reg(regs::DISPI_X_OFFSET::zeroed().with_offset(x as u16));
+        }
+        if Written::changes(&w.y_offset, y) {
+            m.write_reg(regs::DISPI_Y_OFFSET::zeroed().with_offset(y as u16));
+        }
     }
 
     /// Shows black: clears a `width` x `height` frame at offset 0 of video memory and scans it

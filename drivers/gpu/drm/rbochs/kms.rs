@@ -3,7 +3,9 @@
 //! The display pipeline: one primary plane, one CRTC, a virtual encoder and connector.
 
 use core::sync::atomic::{
+    AtomicBool,
     AtomicU32,
+    AtomicU64,
     Ordering, //
 };
 
@@ -22,6 +24,7 @@ use kernel::{
                 CrtcState,
                 DriverCrtc, //
             },
+            damage::DamageIter,
             format::Format,
             gem_atomic_helper::{
                 CopyStats,
@@ -44,9 +47,16 @@ use kernel::{
     prelude::*, //
 };
 
-use crate::driver::{
-    RbochsDriver,
-    RegData, //
+use crate::{
+    driver::{
+        RbochsDriver,
+        RegData, //
+    },
+    frames::{
+        Clips,
+        Layout, //
+    },
+    hw::MAX_Y_OFFSET,
 };
 
 /// Formats the primary plane scans out, preferred first. The device shows 32 bits per pixel
@@ -71,6 +81,14 @@ pub(crate) struct Stats {
     /// Current mode width and height (0 while off).
     pub(crate) width: AtomicU32,
     pub(crate) height: AtomicU32,
+    /// The `double_buffer` parameter at probe: flip between two frames where they fit.
+    pub(crate) double_buffer: bool,
+    /// The last update drew into a hidden frame and flipped to it.
+    pub(crate) double: AtomicBool,
+    /// The frame on screen, for drm_panic (which cannot take the frames' lock).
+    pub(crate) frame_shown: AtomicU32,
+    /// Updates that moved the scanout start to the other frame.
+    pub(crate) flips: AtomicU64,
     /// Damage copied into video memory; `errors` are copies refused because they did not fit
     /// (should stay 0: atomic_check rejects them).
     pub(crate) copies: CopyStats,
@@ -96,15 +114,14 @@ impl Stats {
             self.height.load(Ordering::Relaxed),
         );
         writeln!(f, "mode: {w}x{h}")?;
-        // Whether a second frame of this mode would fit beside the first (page flipping in
-        // video memory); this driver always scans out of the first one.
-        let frame = u64::from(w) * u64::from(h) * 4;
-        let second = match frame {
-            0 => "-",
-            _ if 2 * frame <= self.vram_size as u64 => "fits",
-            _ => "does not fit",
-        };
-        writeln!(f, "second_frame: {second}")?;
+        let double = self.double.load(Ordering::Relaxed);
+        writeln!(f, "buffering: {}", if double { "double" } else { "single" })?;
+        writeln!(
+            f,
+            "frame_shown: {}",
+            self.frame_shown.load(Ordering::Relaxed)
+        )?;
+        writeln!(f, "flips: {}", self.flips.load(Ordering::Relaxed))?;
         self.copies.show(f)?;
         writeln!(f, "copy_ns: {}", self.copies.ns())?;
         writeln!(f, "errors: {}", self.copies.failed())
@@ -148,20 +165,49 @@ impl DriverPlane for Primary {
             return;
         };
         dev.with_registration_data(|data| {
+            let stats = &data.stats;
             let pitch = fb.pitch(0);
-            let done = new.copy_damage(old, |clip| {
-                new.copy_clip(clip, &data.hw.vram, pitch as usize)
+            let frame_size = pitch as usize * fb.height() as usize;
+            let layout = Layout {
+                frame_size,
+                double: stats.double_buffer
+                    && 2 * frame_size <= stats.vram_size
+                    && 2 * fb.height() <= MAX_Y_OFFSET,
+            };
+            let src = new.src();
+            let mut frames = data.frames.lock();
+            let target = frames.target(layout);
+            let start = target.frame * frame_size;
+            // This update's damage and what the frame lacks besides (an earlier update's
+            // damage), or the whole picture.
+            let whole = [src];
+            let (damage_iter, more) = match &target.lacks {
+                Some(lacks) => (Some(DamageIter::new(old, new)), lacks.as_slice()),
+                None => (None, &whole[..]),
+            };
+            let rects = Iterator::chain(damage_iter.into_iter().flatten(), more.iter().copied());
+            let done = new.copy_rects(rects, |clip| {
+                new.copy_clip(clip, &data.hw.vram, start, pitch as usize)
             });
+            let mut damage = Clips::default();
+            DamageIter::new(old, new).for_each(|clip| damage.push(clip));
             if let Some((clip, e)) = done.first_error {
                 pr_err_once!("damage {clip:?} not copied: {e:?}\n");
             }
-            data.hw.set_base(
-                new.crtc_x().max(0) as u32,
-                new.crtc_y().max(0) as u32,
-                pitch,
-            );
+            // Scan out the source rectangle of the frame just drawn.
+            let frame_y = target.frame as u32 * fb.height();
+            data.hw
+                .set_base(src.x1 as u32, frame_y + src.y1 as u32, pitch);
             data.hw.set_format(fb.format());
-            data.stats.copies.record(&done);
+            if target.frame != frames.shown() {
+                stats.flips.fetch_add(1, Ordering::Relaxed);
+            }
+            frames.shown_now(target.frame, damage);
+            stats.double.store(layout.double, Ordering::Relaxed);
+            stats
+                .frame_shown
+                .store(target.frame as u32, Ordering::Relaxed);
+            stats.copies.record(&done);
         });
     }
 
@@ -172,7 +218,9 @@ impl DriverPlane for Primary {
         sb: &mut ScanoutBuffer<'a>,
     ) -> Result {
         let fb = current.fb().ok_or(ENODEV)?;
-        sb.set(fb, &data.hw.vram, fb.pitch(0))
+        let frame = data.stats.frame_shown.load(Ordering::Relaxed) as usize;
+        let start = frame * fb.pitch(0) as usize * fb.height() as usize;
+        sb.set(fb, &data.hw.vram, start, fb.pitch(0))
     }
 }
 
@@ -200,6 +248,8 @@ impl DriverCrtc for Pipe {
         dev.with_registration_data(|data| {
             data.hw
                 .set_mode(mode.hdisplay(), mode.vdisplay(), data.stats.vram_size);
+            data.frames.lock().reset();
+            data.stats.frame_shown.store(0, Ordering::Relaxed);
             data.stats.set_mode(mode.hdisplay(), mode.vdisplay());
         });
     }
@@ -230,6 +280,8 @@ impl DriverCrtc for Pipe {
         }
         let (w, h) = (new.mode().hdisplay(), new.mode().vdisplay());
         dev.with_registration_data(|data| {
+            data.frames.lock().reset();
+            data.stats.frame_shown.store(0, Ordering::Relaxed);
             if let Err(e) = data.hw.show_black(w, h) {
                 pr_err_once!("cannot clear a {w}x{h} frame: {e:?}\n");
             }

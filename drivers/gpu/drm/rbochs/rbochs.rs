@@ -5,6 +5,7 @@
 //! See `Documentation/gpu/rbochs.rst` for why video memory is mapped cacheable on arm64.
 
 mod driver;
+mod frames;
 mod hw;
 mod kms;
 
@@ -24,6 +25,10 @@ kernel::module_pci_driver! {
         vram_cache: VramCache {
             default: VramCache::Auto,
             description: "Video memory mapping: auto (write-back on arm64), wb or wc",
+        },
+        double_buffer: bool {
+            default: true,
+            description: "Flip between two frames of video memory where they fit (0: never)",
         },
         defx: u32 {
             default: 1024,

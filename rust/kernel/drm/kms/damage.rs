@@ -116,6 +116,24 @@ pub fn rows_end(offset: usize, pitch: usize, line: usize, rows: usize) -> Option
         .checked_add(line)
 }
 
+impl PlaneState {
+    /// The part of the framebuffer the plane shows, in whole pixels: the clipped source
+    /// rectangle the atomic check computed, rounded outwards as [`DamageIter`] rounds the
+    /// whole plane. Empty before the check and while the plane is invisible.
+    pub fn src(&self) -> Rect {
+        // SAFETY: The state is valid while borrowed, and not changed by anyone while a hook
+        // sees it (type invariant of `PlaneState`).
+        let src = unsafe { (*self.as_raw()).src };
+        let ceil = |v: i32| (v >> 16) + i32::from(v & 0xffff != 0);
+        Rect {
+            x1: src.x1 >> 16,
+            y1: src.y1 >> 16,
+            x2: ceil(src.x2),
+            y2: ceil(src.y2),
+        }
+    }
+}
+
 /// What copying the damage of a plane update did (see
 /// [`ShadowPlaneState::copy_damage`](super::gem_atomic_helper::ShadowPlaneState::copy_damage)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

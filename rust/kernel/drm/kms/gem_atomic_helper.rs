@@ -229,26 +229,47 @@ impl ShadowPlaneState {
     pub fn copy_damage(
         &self,
         old: &ShadowPlaneState,
+        copy: impl FnMut(&Rect) -> Result<usize>,
+    ) -> DamageCopy {
+        self.copy_rects(DamageIter::new(old, self), copy)
+    }
+
+    /// Copies `rects` of the framebuffer with `copy`, as [`ShadowPlaneState::copy_damage`] copies
+    /// the damage: for a driver whose destination lacks other parts than this update's damage,
+    /// e.g. one of several frames that holds an older picture.
+    pub fn copy_rects(
+        &self,
+        rects: impl Iterator<Item = Rect>,
         mut copy: impl FnMut(&Rect) -> Result<usize>,
     ) -> DamageCopy {
         let start = Instant::<Monotonic>::now();
         let mut done = DamageCopy::default();
-        for clip in DamageIter::new(old, self) {
+        for clip in rects {
             done.add(&clip, copy(&clip));
         }
         done.ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         done
     }
 
-    /// Copies rectangle `clip` of the framebuffer to the same position in `dst`, an image with
-    /// the framebuffer's pixel format and `dst_pitch` bytes per line starting at offset 0.
+    /// Copies rectangle `clip` of the framebuffer to the same position in an image in `dst`
+    /// with the framebuffer's pixel format and `dst_pitch` bytes per line, starting at byte
+    /// `dst_start` (e.g. one of several frames in video memory).
     ///
     /// Returns the number of bytes copied. Fails with `EINVAL` if the plane has no single-plane
     /// framebuffer, or no kernel mapping of it (outside a commit), or if `clip` does not lie
     /// within the framebuffer; with `ERANGE` if the destination does not fit into `dst`.
-    pub fn copy_clip(&self, clip: &Rect, dst: &MemRemap<'_>, dst_pitch: usize) -> Result<usize> {
+    pub fn copy_clip(
+        &self,
+        clip: &Rect,
+        dst: &MemRemap<'_>,
+        dst_start: usize,
+        dst_pitch: usize,
+    ) -> Result<usize> {
         let src = self.clip_source(clip)?;
-        let dst_off = src.dst_offset(dst_pitch)?;
+        let dst_off = src
+            .dst_offset(dst_pitch)?
+            .checked_add(dst_start)
+            .ok_or(ERANGE)?;
         // SAFETY: By the invariant of `ClipSource`, the `rows` source lines are mapped for the
         // duration of the commit, during which `self` is borrowed; they are framebuffer memory,
         // not the scanout mapping.

@@ -664,14 +664,22 @@ pub struct ScanoutBuffer<'a> {
 }
 
 impl<'a> ScanoutBuffer<'a> {
-    /// Describes `mem` from offset 0 as holding `fb`'s image with `pitch` bytes per line.
+    /// Describes `mem` from byte `start` as holding `fb`'s image with `pitch` bytes per line
+    /// (the frame on screen, where a driver has several).
     ///
     /// Fails with `ERANGE` if that image does not fit into `mem`.
-    pub fn set(&mut self, fb: &Framebuffer, mem: &'a MemRemap<'_>, pitch: u32) -> Result {
-        let size = (pitch as usize)
+    pub fn set(
+        &mut self,
+        fb: &Framebuffer,
+        mem: &'a MemRemap<'_>,
+        start: usize,
+        pitch: u32,
+    ) -> Result {
+        let end = (pitch as usize)
             .checked_mul(fb.height() as usize)
+            .and_then(|size| size.checked_add(start))
             .ok_or(ERANGE)?;
-        if size > mem.size() || u64::from(pitch) < u64::from(fb.width()) * u64::from(fb.cpp()) {
+        if end > mem.size() || u64::from(pitch) < u64::from(fb.width()) * u64::from(fb.cpp()) {
             return Err(ERANGE);
         }
         // SAFETY: `sb` is valid for writes (type invariant).
@@ -684,7 +692,8 @@ impl<'a> ScanoutBuffer<'a> {
         // `'a`, for as long as `drm_panic` uses the description (type invariant).
         sb.map[0] = bindings::iosys_map {
             __bindgen_anon_1: bindings::iosys_map__bindgen_ty_1 {
-                vaddr: mem.as_ptr().cast(),
+                // SAFETY: `start < end <= mem.size()`: the offset lies inside the mapping.
+                vaddr: unsafe { mem.as_ptr().add(start) }.cast(),
             },
             is_iomem: false,
         };

@@ -11,7 +11,10 @@ use super::display::{
     check_all_modes, check_badinput, check_fbcon, check_flips, check_formats, check_no_plane,
     check_off_on, check_pattern,
 };
-use super::guest::{card_info, load_and_map_type, new_mapping, parse_info, pci_name};
+use super::guest::{
+    card_info, debugfs_state, load_and_map_type, new_mapping, parse_info, pci_name, state_value,
+    RBOCHS_STATE,
+};
 use super::lifecycle::{
     check_cache_param, check_panic, check_rebind_cycles, check_shutdown, check_suspend_resume,
     check_unbind_while_mapped,
@@ -19,12 +22,12 @@ use super::lifecycle::{
 use super::report::{check_kernel_log, check_kmemleak, clear_kmemleak, Report};
 use super::{boot_and_load, boot_suite};
 use super::{Driver, XRES, YRES};
-use crate::vm::VmConfig;
+use crate::vm::{Vm, VmConfig};
 use crate::Result;
 
 /// The driver suite: loads `drv` on one device variant and checks what reaches the screen.
 pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report) -> Result<()> {
-    let name = format!("{}-{device}", drv.module);
+    let name = format!("{}-{device}", drv.suite_name);
     let Some(mut vm) = boot_suite(cfg, &name, format!("{device},xres={XRES},yres={YRES}"), rep)
     else {
         return Ok(());
@@ -103,6 +106,9 @@ pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report
         "damage-dirtyfb",
         check_damage(&mut vm, &out, "dirtyfb", (300, 200, 64, 64), counters),
     );
+    if let Some(want) = drv.buffering {
+        rep.record("buffering", check_buffering(&mut vm, want));
+    }
     rep.record("page-flip-events", check_flips(&mut vm, 12, 60));
     if device == "VGA" {
         rep.record("all-modes", check_all_modes(&mut vm, &out));
@@ -138,7 +144,7 @@ pub fn driver_suite(cfg: &VmConfig, drv: &Driver, device: &str, rep: &mut Report
 
 /// Without EDID and with 4 MiB of video memory: the standard modes that fit, 1024x768 preferred.
 pub fn noedid_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
-    let name = format!("{}-noedid", drv.module);
+    let name = format!("{}-noedid", drv.suite_name);
     let Some(mut vm) = boot_suite(cfg, &name, "VGA,edid=off,vgamem_mb=4".into(), rep) else {
         return Ok(());
     };
@@ -181,7 +187,7 @@ pub fn noedid_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()
 /// its place, shown pixel-exact; with 1 MiB of video memory the driver offers only modes that
 /// fit, or refuses with a log line.
 pub fn odd_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
-    let name = format!("{}-odd", drv.module);
+    let name = format!("{}-odd", drv.suite_name);
     if let Some(mut vm) = boot_and_load(cfg, &name, "VGA,xres=1001,yres=667".into(), drv, rep) {
         let out = cfg.workdir.join(&name);
         let info = card_info(&mut vm);
@@ -218,7 +224,7 @@ pub fn odd_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
         rep.record("kernel-log", check_kernel_log(&mut vm));
         vm.shutdown()?;
     }
-    let name = format!("{}-tiny", drv.module);
+    let name = format!("{}-tiny", drv.suite_name);
     let Some(mut vm) = boot_suite(cfg, &name, "VGA,vgamem_mb=1".into(), rep) else {
         return Ok(());
     };
@@ -320,4 +326,23 @@ pub fn builtin_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<(
         vm.shutdown()?;
     }
     Ok(())
+}
+
+/// The driver drew the last picture (the damage test's, 1024x768) into `want` buffering
+/// (`double`: two frames in video memory, flipping between them), and flipped if so.
+fn check_buffering(vm: &mut Vm, want: &str) -> Result<()> {
+    let st = debugfs_state(vm, RBOCHS_STATE)?;
+    let got = st
+        .iter()
+        .find(|(k, _)| k == "buffering")
+        .map(|(_, v)| v.as_str())
+        .ok_or_else(|| anyhow!("no buffering line in the driver's state: {st:?}"))?;
+    let flips = state_value(&st, "flips")?;
+    println!("INFO buffering: {got}, {flips} flips");
+    match (got == want, want, flips) {
+        (false, ..) => Err(anyhow!("buffering is {got}, want {want}")),
+        (true, "double", 0) => Err(anyhow!("double-buffered, but no flip")),
+        (true, "single", n) if n > 0 => Err(anyhow!("single-buffered, but {n} flips")),
+        _ => Ok(()),
+    }
 }

@@ -21,6 +21,8 @@ pub fn kunit_suite(cfg: &VmConfig, rep: &mut Report) -> Result<()> {
     let Some(mut vm) = boot_suite(&cfg, "kunit", "VGA".into(), rep) else {
         return Ok(());
     };
+    // A module's suites run when it loads: rbochs's own (`rust_rbochs_*`).
+    rep.record("load-rbochs", vm.ok("modprobe rbochs").map(|_| ()));
     let log = vm.ok("dmesg")?;
     let cases = ktap_cases(&log);
     let ours: Vec<_> = cases.iter().filter(|(n, _)| is_ours(n)).collect();
@@ -69,6 +71,7 @@ fn is_ours(case: &str) -> bool {
         "io_memremap",
         "pci_memremap",
         "aperture",
+        "rbochs",
     ];
     OURS.iter().any(|o| case.contains(o))
 }

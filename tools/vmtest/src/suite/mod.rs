@@ -16,6 +16,7 @@ mod lifecycle;
 mod report;
 mod robustness;
 mod sample;
+pub mod tearing;
 
 use std::time::Duration;
 
@@ -56,6 +57,11 @@ pub struct Driver {
     pub crtc_off_keeps_fb: bool,
     /// Lights a CRTC with no plane (black).
     pub lit_without_plane: bool,
+    /// Module options, given on the kernel command line (modprobe reads them there too).
+    pub cmdline: &'static str,
+    /// What debugfs `state` says about the frames of a 1024x768 picture in 16 MiB of video
+    /// memory (`buffering: double` or `single`), for drivers that say.
+    pub buffering: Option<&'static str>,
 }
 
 /// The memory type of a write-combining mapping on arm64.
@@ -75,6 +81,8 @@ pub const C_BOCHS: Driver = Driver {
     vram_cache_param: false,
     crtc_off_keeps_fb: false,
     lit_without_plane: false,
+    cmdline: "",
+    buffering: None,
 };
 
 /// Our driver: the VRAM is mapped write-back (cached) on arm64.
@@ -91,6 +99,16 @@ pub const RBOCHS: Driver = Driver {
     vram_cache_param: true,
     crtc_off_keeps_fb: true,
     lit_without_plane: true,
+    cmdline: "",
+    buffering: Some("double"),
+};
+
+/// Our driver drawing into the frame on screen, as C bochs does (`double_buffer=0`).
+pub const RBOCHS_SINGLE: Driver = Driver {
+    suite_name: "rbochs-single",
+    cmdline: "rbochs.double_buffer=0",
+    buffering: Some("single"),
+    ..RBOCHS
 };
 
 impl Driver {
@@ -102,6 +120,9 @@ impl Driver {
 
 /// The drivers every per-driver suite runs on.
 pub const DRIVERS: [&Driver; 2] = [&RBOCHS, &C_BOCHS];
+
+/// Driver variants the per-driver suites can run on besides [`DRIVERS`].
+const VARIANTS: [&Driver; 1] = [&RBOCHS_SINGLE];
 
 /// The screen size and EDID modes a suite gives QEMU.
 pub const XRES: u32 = 1112;
@@ -123,6 +144,8 @@ pub enum Kind {
     Sample,
     /// Both drivers as modules on one device variant: which binds under modprobe.d.
     Coexist(&'static str),
+    /// C bochs, single- and double-buffered rbochs on one device variant: torn screenshots.
+    Tearing(&'static str),
 }
 
 /// The per-driver suites: `DRIVER-SUFFIX` names `Kind` on that driver.
@@ -144,6 +167,8 @@ const ALONE: &[(&str, Kind, Option<&Driver>)] = &[
     ("sample", Kind::Sample, None),
     ("coexist-vga", Kind::Coexist("VGA"), None),
     ("coexist-display", Kind::Coexist("bochs-display"), None),
+    ("tearing-vga", Kind::Tearing("VGA"), None),
+    ("tearing-display", Kind::Tearing("bochs-display"), None),
 ];
 
 /// A suite `vmtest check` can run.
@@ -156,7 +181,7 @@ pub struct Suite {
 
 /// Every suite, per-driver ones first.
 pub fn suites() -> Vec<Suite> {
-    let per_driver = DRIVERS.iter().flat_map(|d| {
+    let per_driver = DRIVERS.iter().chain(VARIANTS.iter()).flat_map(|d| {
         PER_DRIVER.iter().map(move |(suffix, kind)| Suite {
             name: format!("{}-{suffix}", d.suite_name),
             kind: *kind,
@@ -189,6 +214,11 @@ impl Suite {
     /// under KVM unless the host has FEAT_S2FWB (the bug rbochs fixes): there its wrong
     /// screenshots are expected, and recorded as skips that say so.
     pub fn run(&self, cfg: &VmConfig, rep: &mut Report) -> Result<()> {
+        let mut cfg = cfg.clone();
+        if let Some(d) = self.driver.filter(|d| !d.cmdline.is_empty()) {
+            cfg.append = format!("{} {}", cfg.append, d.cmdline).trim().to_string();
+        }
+        let cfg = &cfg;
         if self.driver.is_some_and(|d| d.vram_memtype == WRITE_COMBINE)
             && cfg.arch == "arm64"
             && cfg.accel() == "kvm"
@@ -201,6 +231,7 @@ impl Suite {
             (Kind::Kunit, _) => kunit::kunit_suite(cfg, rep),
             (Kind::Sample, _) => sample::sample_suite(cfg, rep),
             (Kind::Coexist(device), _) => coexist::coexist_suite(cfg, device, rep),
+            (Kind::Tearing(device), _) => tearing::tearing_suite(cfg, device, rep),
             (_, None) => Err(anyhow!("suite {} names no driver", self.name)),
             (Kind::Driver(device), Some(drv)) => driver::driver_suite(cfg, drv, device, rep),
             (Kind::NoEdid, Some(drv)) => driver::noedid_suite(cfg, drv, rep),
@@ -281,7 +312,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), n);
-        assert_eq!(n, 19);
+        assert_eq!(n, 28);
     }
 
     /// The suite names a `vmtest check` command line in `script` names: the words after
@@ -329,6 +360,8 @@ mod tests {
             "builtin",
             "kunit",
             "rbochs-fuzz",
+            "tearing-vga",
+            "tearing-display",
         ] {
             assert!(named.iter().any(|x| x == n), "{n} not found in {named:?}");
         }

@@ -45,6 +45,20 @@ impl Report {
         self.lines.push(line);
     }
 
+    /// Records a test that passed with what it measured (`PASS prefix.name: note`), or its
+    /// failure as [`Report::record`] does.
+    pub fn record_note(&mut self, name: &str, r: Result<String>) -> bool {
+        match r {
+            Ok(note) => {
+                let line = format!("PASS {}.{name}: {note}", self.prefix);
+                println!("{line}");
+                self.lines.push(line);
+                true
+            }
+            Err(e) => self.record(name, Err(e)),
+        }
+    }
+
     pub fn record(&mut self, name: &str, r: Result<()>) -> bool {
         let full = format!("{}.{name}", self.prefix);
         let line = match &r {
@@ -154,6 +168,15 @@ mod tests {
     }
 
     #[test]
+    fn notes_follow_passes_only() {
+        let mut r = Report::new("s");
+        assert!(r.record_note("a", Ok("torn 0/200".into())));
+        assert!(!r.record_note("b", Err(anyhow!("3 torn"))));
+        assert_eq!(r.lines, ["PASS s.a: torn 0/200", "FAIL s.b: 3 torn"]);
+        assert_eq!(r.failed, 1);
+    }
+
+    #[test]
     fn bad_log_lines() {
         assert!(is_bad(
             "[    1.0] WARNING: CPU: 0 PID: 1 at drivers/gpu/drm/x.c:1"
@@ -161,6 +184,12 @@ mod tests {
         assert!(!is_bad(
             "[    1.0] rbochs 0000:00:01.0: [drm] fb0: rbochsdrmfb"
         ));
+        // The DRM core's complaint about alpha formats without a blend mode property.
+        assert!(is_bad(
+            "[    1.0] [drm] [PLANE:31:plane-0] pixel format with alpha exposed but blend \
+             mode not setup. Please fix."
+        ));
+        assert!(is_bad("[    1.0] rbochs: rbochs: damage not copied"));
     }
 
     fn wrong_picture() -> Result<()> {

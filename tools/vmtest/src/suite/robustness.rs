@@ -21,7 +21,7 @@ use crate::Result;
 /// file and a mapped dumb buffer on the screen: the client gets errors, never a crash; an
 /// unload is refused (EBUSY) while the client holds the file; nothing leaks.
 pub fn stress_suite(cfg: &VmConfig, drv: &Driver, cycles: u32, rep: &mut Report) -> Result<()> {
-    let name = format!("{}-stress", drv.module);
+    let name = format!("{}-stress", drv.suite_name);
     let Some(mut vm) = boot_and_load(cfg, &name, "VGA".into(), drv, rep) else {
         return Ok(());
     };
@@ -89,7 +89,7 @@ fn stress_result(r: Result<(i32, Vec<String>)>, cycles: u32) -> Result<()> {
 /// QEMU's std-VGA cannot be hot-plugged; bochs-display (same device ID, display class) can,
 /// into a second port (see the comment at `device_add`).
 pub fn hotplug_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
-    let name = format!("{}-hotplug", drv.module);
+    let name = format!("{}-hotplug", drv.suite_name);
     let display = "pcie-root-port,id=rp0,chassis=1,slot=1;pcie-root-port,id=rp1,chassis=2,slot=2;\
                    bochs-display,bus=rp0,id=disp"
         .to_string();
@@ -186,7 +186,7 @@ pub fn fuzz_calls() -> u64 {
 /// The ioctl fuzzer against `drv` on the debug kernel: the run must end, and the kernel must
 /// report nothing (KASAN, lockdep, WARN, oops, hung task, leaks). Failures name the seed.
 pub fn fuzz_suite(cfg: &VmConfig, drv: &Driver, rep: &mut Report) -> Result<()> {
-    let name = format!("{}-fuzz", drv.module);
+    let name = format!("{}-fuzz", drv.suite_name);
     let Some(mut vm) = boot_and_load(cfg, &name, format!("VGA,xres={XRES},yres={YRES}"), drv, rep)
     else {
         return Ok(());

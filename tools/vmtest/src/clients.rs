@@ -245,6 +245,15 @@ fn load(vm: &mut Vm, v: &Variant, prev: Option<&str>, dev: &str) -> Result<()> {
     }
     if v.buffering.is_some() && param_exists(vm, v.module)? {
         let want = v.buffering.unwrap_or_default();
+        // rbochs says how it buffers once it has drawn (fbcon draws as it binds).
+        let _ = vm.run(
+            &poll(
+                &format!("grep -qx 'buffering: {want}' {RBOCHS_STATE}"),
+                100,
+                "0.1",
+            ),
+            Duration::from_secs(60),
+        )?;
         let got = state(vm)?.map(|(b, _)| b);
         if got.as_deref() != Some(want) {
             return Err(anyhow!(

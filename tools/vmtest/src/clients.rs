@@ -328,6 +328,29 @@ fn wait_picture(
     }
 }
 
+/// Waits up to `secs` for the program whose pid is in `pidfile` to listen on `sock`; fails at
+/// once should it end before.
+fn wait_socket(vm: &mut Vm, secs: u64, what: &str, sock: &str, pidfile: &str) -> Result<()> {
+    let cond = format!("test -S {sock} || ! kill -0 $(cat {pidfile}) 2>/dev/null");
+    vm.run(
+        &poll(&cond, secs as u32 * 2, "0.5"),
+        Duration::from_secs(secs + 60),
+    )?;
+    let (rc, _) = vm.run(&format!("test -S {sock}"), Duration::from_secs(60))?;
+    if rc == 0 {
+        return Ok(());
+    }
+    let (alive, _) = vm.run(
+        &format!("kill -0 $(cat {pidfile}) 2>/dev/null"),
+        Duration::from_secs(60),
+    )?;
+    if alive == 0 {
+        Err(anyhow!("{what} made no socket in {secs} s"))
+    } else {
+        Err(anyhow!("{what} ended without making its socket"))
+    }
+}
+
 /// Stops the process whose pid is in `pidfile` and waits for it to end.
 fn stop(vm: &mut Vm, pidfile: &str) -> Result<()> {
     vm.ok(&format!(
@@ -381,13 +404,7 @@ fn xorg_steps(vm: &mut Vm, cfg: &VmConfig, v: &Variant, dir: &Path) -> Result<()
         "/tmp/Xorg.pid",
     ))?;
     let secs = scaled(cfg, 300).as_secs();
-    let (rc, _) = vm.run(
-        &poll("test -S /tmp/.X11-unix/X0", secs as u32 * 2, "0.5"),
-        Duration::from_secs(secs + 60),
-    )?;
-    if rc != 0 {
-        return Err(anyhow!("Xorg made no socket in {secs} s"));
-    }
+    wait_socket(vm, secs, "Xorg", "/tmp/.X11-unix/X0", "/tmp/Xorg.pid")?;
     for (i, c) in XORG_COLOURS.iter().enumerate() {
         // xsetroot waits for the server to take the connection and the request.
         let (rc, out) = vm.run(
@@ -486,13 +503,7 @@ fn weston_steps(vm: &mut Vm, cfg: &VmConfig, v: &Variant, dir: &Path) -> Result<
         "/tmp/weston.pid",
     ))?;
     let secs = scaled(cfg, 300).as_secs();
-    let (rc, _) = vm.run(
-        &poll("test -S /tmp/xdg/wayland-rb", secs as u32 * 2, "0.5"),
-        Duration::from_secs(secs + 60),
-    )?;
-    if rc != 0 {
-        return Err(anyhow!("weston made no socket in {secs} s"));
-    }
+    wait_socket(vm, secs, "weston", "/tmp/xdg/wayland-rb", "/tmp/weston.pid")?;
     wait_picture(vm, cfg, &png(dir, "weston-0-background"), 120, |img| {
         all(img, bg)
     })

@@ -67,6 +67,17 @@ pub const VARIANTS: [Variant; 3] = [
 pub const XORG_COLOURS: [u32; 2] = [0xff0000, 0x0000ff];
 /// Where xrefresh paints its rectangle (X geometry).
 pub const XREFRESH_GEOMETRY: &str = "256x128+64+64";
+/// The bytes of XRGB8888 in xrefresh's rectangle.
+pub fn xrefresh_bytes() -> u64 {
+    let (w, h) = XREFRESH_GEOMETRY
+        .split('+')
+        .next()
+        .and_then(|s| s.split_once('x'))
+        .and_then(|(w, h)| Some((w.parse::<u64>().ok()?, h.parse::<u64>().ok()?)))
+        .unwrap_or_default();
+    w * h * 4
+}
+
 /// The background weston's kiosk shell shows where no client is.
 pub const WESTON_BACKGROUND: u32 = 0x00c000;
 /// How many page flips rbochs double-buffered must make while weston-simple-shm animates.
@@ -454,6 +465,17 @@ fn xorg_steps(vm: &mut Vm, cfg: &VmConfig, v: &Variant, dir: &Path) -> Result<()
             ));
         }
     }
+    if commits.is_some() && v.buffering != Some("double") {
+        // That the update was partial: rbochs drawing into the frame on screen copied only
+        // the rectangle (double-buffered, it copies what the hidden frame lacks besides).
+        let bytes = counter(vm, v, "last_bytes")?.unwrap_or_default();
+        let most = xrefresh_bytes();
+        if bytes == 0 || bytes > most {
+            return Err(anyhow!(
+                "xrefresh's update copied {bytes} bytes, not a partial update of at most {most}"
+            ));
+        }
+    }
     wait_picture(vm, cfg, &png(dir, "xorg-2-partial"), 120, |img| {
         all(img, last)
     })
@@ -624,6 +646,11 @@ mod tests {
         // A kernel from before double buffering.
         let s = parse_state(["vram_cache: write-combine", "commits: 3"]);
         assert_eq!(buffering(&s), None);
+    }
+
+    #[test]
+    fn partial_update_size() {
+        assert_eq!(xrefresh_bytes(), 256 * 128 * 4);
     }
 
     #[test]

@@ -109,11 +109,12 @@ pub fn poll(cond: &str, tries: u32, pause: &str) -> String {
     format!("for _w in $(seq {tries}); do {cond} && break; sleep {pause}; done; {cond}")
 }
 
-/// Polls `cond` in the guest (every 0.1 s, for up to 10 s) until it holds.
+/// Polls `cond` in the guest (every 0.1 s, for up to 60 s: a loaded host slows a debug
+/// kernel under TCG down several times) until it holds.
 pub fn wait_guest(vm: &mut Vm, cond: &str) -> Result<()> {
-    vm.ok(&poll(cond, 100, "0.1"))
+    vm.ok(&poll(cond, 600, "0.1"))
         .map(|_| ())
-        .map_err(|e| anyhow!("waited 10 s for it: {e}"))
+        .map_err(|e| anyhow!("waited 60 s for it: {e}"))
 }
 
 /// `key: value` pairs of a debugfs state file or of what a client printed.

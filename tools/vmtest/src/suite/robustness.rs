@@ -29,10 +29,11 @@ pub fn stress_suite(cfg: &VmConfig, drv: &Driver, cycles: u32, rep: &mut Report)
     let dev = pci_name(&mut vm)?;
     let d = drv.sysfs_dir();
     // One shell loop per kind of cycle: a round trip over the serial line per step would
-    // take longer than the cycles themselves.
+    // take longer than the cycles themselves. Each wait gives up after a minute: a debug
+    // kernel under TCG on a loaded host can take several seconds to start a client.
     let holding = poll(
         &format!("grep -q {} /tmp/h.log", protocol::HOLDING),
-        200,
+        1200,
         "0.05",
     );
     let client = format!(
@@ -42,7 +43,7 @@ pub fn stress_suite(cfg: &VmConfig, drv: &Driver, cycles: u32, rep: &mut Report)
     );
     let card_up = poll(
         &format!("ls /dev/dri/card* >/dev/null 2>&1 && {FBCON_BOUND}"),
-        200,
+        1200,
         "0.05",
     );
     let ready = format!("{card_up} || {{ echo \"cycle $i: no card or fbcon\"; exit 1; }}");

@@ -244,12 +244,12 @@ fn param_exists(vm: &mut Vm, module: &str) -> Result<bool> {
 fn load(vm: &mut Vm, v: &Variant, prev: Option<&str>, dev: &str) -> Result<()> {
     if let Some(m) = prev {
         vm.ok(&format!("rmmod {m}"))?;
-        vm.ok(&poll("! test -e /dev/dri/card0", 100, "0.1"))
+        vm.ok(&poll("! test -e /dev/dri/card0", 600, "0.1"))
             .context("/dev/dri/card0 stayed after rmmod")?;
     }
     vm.ok(&format!("modprobe {} {}", v.module, v.params))?;
-    vm.ok(&poll("test -c /dev/dri/card0", 100, "0.1"))
-        .context("no /dev/dri/card0 10 s after modprobe")?;
+    vm.ok(&poll("test -c /dev/dri/card0", 600, "0.1"))
+        .context("no /dev/dri/card0 60 s after modprobe")?;
     let bound = bound_driver(vm, dev)?;
     if bound != v.pci_driver {
         return Err(anyhow!("{dev} is bound to '{bound}', not {}", v.pci_driver));
@@ -260,10 +260,10 @@ fn load(vm: &mut Vm, v: &Variant, prev: Option<&str>, dev: &str) -> Result<()> {
         let _ = vm.run(
             &poll(
                 &format!("grep -qx 'buffering: {want}' {RBOCHS_STATE}"),
-                100,
+                600,
                 "0.1",
             ),
-            Duration::from_secs(60),
+            Duration::from_secs(120),
         )?;
         let got = state(vm)?.map(|(b, _)| b);
         if got.as_deref() != Some(want) {
@@ -367,7 +367,7 @@ fn stop(vm: &mut Vm, pidfile: &str) -> Result<()> {
     vm.ok(&format!(
         "p=$(cat {pidfile} 2>/dev/null) || exit 0; kill $p 2>/dev/null; {}; \
          if kill -0 $p 2>/dev/null; then kill -9 $p; echo \"$p did not end on SIGTERM\"; exit 1; fi",
-        poll("! kill -0 $p 2>/dev/null", 300, "0.1")
+        poll("! kill -0 $p 2>/dev/null", 600, "0.1")
     ))
     .map(|_| ())
 }

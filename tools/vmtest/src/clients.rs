@@ -243,7 +243,10 @@ fn param_exists(vm: &mut Vm, module: &str) -> Result<bool> {
 /// rbochs's debugfs must say the buffering `v` asks for, where it has the parameter.
 fn load(vm: &mut Vm, v: &Variant, prev: Option<&str>, dev: &str) -> Result<()> {
     if let Some(m) = prev {
-        vm.ok(&format!("rmmod {m}"))?;
+        // Unless its load failed before it was in.
+        vm.ok(&format!(
+            "if grep -q '^{m} ' /proc/modules; then rmmod {m}; fi"
+        ))?;
         vm.ok(&poll("! test -e /dev/dri/card0", 600, "0.1"))
             .context("/dev/dri/card0 stayed after rmmod")?;
     }

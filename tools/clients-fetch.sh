@@ -3,12 +3,12 @@
 #
 # Fetch the real display clients of `vmtest clients` for the x86_64 guest: Debian's
 # xserver-xorg-core (Xorg with its built-in modesetting driver), x11-xserver-utils (xsetroot
-# paints the root window) and weston (the compositor, its kiosk shell and weston-simple-shm),
-# with every package they depend on, through the private apt configuration of
-# tools/apt-private.sh, each unpacked into DEST as a root file system, as igt-fetch.sh does
-# for IGT. Nothing is installed on this machine. tools/clients-initramfs.sh takes from DEST
-# only what the guest runs. Idempotent: DEST/.stamp (which holds the versions) marks a
-# finished fetch.
+# paints the root window, xrefresh a rectangle of it) and weston (the compositor, its kiosk
+# shell and weston-simple-shm), with every package they depend on, through the private apt
+# configuration of tools/apt-private.sh, each unpacked into DEST as a root file system, as
+# igt-fetch.sh does for IGT. Nothing is installed on this machine. tools/clients-initramfs.sh
+# takes from DEST only what the guest runs. Idempotent: DEST/.stamp (which holds the
+# versions) marks a finished fetch.
 #
 # usage: clients-fetch.sh DEST [SUITE]
 #   DEST   the root to fill (replaced when it has no stamp)

@@ -69,7 +69,7 @@ else
 PRISTINE := $(KSRC)
 endif
 
-.PHONY: all run check lint fuzz bench igt igt-initramfs igt-timing setup source tree kernel-% \
+.PHONY: all run check lint fuzz bench igt igt-initramfs igt-timing clients clients-initramfs setup source tree kernel-% \
 	initramfs-% vmtest guest guest-% series series-verify series-check rustfmtcheck clean \
 	distclean FORCE
 
@@ -188,6 +188,26 @@ igt: igt-initramfs
 IGT_TIMING_RUNS ?= 10
 igt-timing: igt-initramfs
 	@$(call igt_run,$(IGT_OUT)-timing,--timing-only --timing-runs $(IGT_TIMING_RUNS) $(IGT_ARGS))
+
+# Real clients in the same x86_64 guest on $(DEVICE): Xorg's modesetting driver and weston
+# (with weston-simple-shm) on C bochs and on rbochs double- and single-buffered, each picture
+# checked whole in a host screenshot (about a minute under TCG). Debian's Xorg, xsetroot and
+# weston come from IGT_SUITE through tools/clients-fetch.sh into $(CACHE)/clients (a minute,
+# once); screenshots and result lines go to $(CLIENTS_OUT).
+CLIENTS_ROOT := $(CACHE)/clients/root
+CLIENTS_OUT = $(OUT)/clients$(if $(filter-out VGA,$(DEVICE)),-$(DEVICE))
+$(CLIENTS_ROOT)/.stamp: tools/clients-fetch.sh tools/apt-private.sh | $(STAMPS)/setup
+	@rm -f $@
+	@tools/clients-fetch.sh $(CLIENTS_ROOT) $(IGT_SUITE)
+
+clients-initramfs: $(CLIENTS_ROOT)/.stamp initramfs-x86_64-test
+	@tools/clients-initramfs.sh $(CLIENTS_ROOT) $(BUILD)/x86_64-test/initramfs.cpio \
+		$(BUILD)/x86_64-test/clients.cpio
+
+clients: clients-initramfs
+	@mkdir -p $(CLIENTS_OUT) && $(VMTEST) clients --arch x86_64 \
+		--kernel $(BUILD)/x86_64-test/$(IMAGE_x86_64) --initrd $(BUILD)/x86_64-test/clients.cpio \
+		--device $(DEVICE) --out $(CLIENTS_OUT) --results $(CLIENTS_OUT)/results.txt
 
 # A longer ioctl fuzz run on both drivers: FUZZ_SEED (default: the time) and FUZZ_CALLS.
 fuzz: initramfs-arm64-test

@@ -112,6 +112,22 @@ igt_phase() {
 phase igt igt_phase VGA igt
 phase igt-bochs-display igt_phase bochs-display igt-bochs-display
 
+# Real clients (make clients): Xorg's modesetting driver and weston on C bochs and on rbochs
+# double- and single-buffered, on std-VGA and on bochs-display, in the x86_64 guest.
+# clients_phase DEVICE NAME: results in $OUT/NAME and $RES/NAME.txt.
+clients_phase() {
+	local device=$1 name=$2 rc
+	rm -f "$OUT/$name/results.txt"
+	make -s clients OUT="$OUT" DEVICE="$device"
+	rc=$?
+	[ $rc = 0 ] || echo "clients: error: 'make clients DEVICE=$device' failed (exit $rc); see the output above and $OUT/$name" >&2
+	cp "$OUT/$name/results.txt" "$RES/$name.txt" 2>/dev/null ||
+		echo "FAIL $name: no results ('make clients DEVICE=$device' exited $rc)" >"$RES/$name.txt"
+	return $rc
+}
+phase clients clients_phase VGA clients
+phase clients-bochs-display clients_phase bochs-display clients-bochs-display
+
 echo "== total: $(($(date +%s) - t_all))s"
 [ -x "$VMTEST" ] || { echo "0 passed, 1 failed"; exit 1; }
 $VMTEST summary "$RES"/*.txt

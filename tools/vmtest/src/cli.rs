@@ -30,6 +30,9 @@ pub enum Command {
     Igt(IgtArgs),
     /// The IGT tests `vmtest igt` runs, one a line.
     IgtTests,
+    /// Real clients (Xorg's modesetting driver, weston) on C bochs and rbochs double- and
+    /// single-buffered; the initramfs must carry them (tools/clients-initramfs.sh).
+    Clients(ClientsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -175,6 +178,15 @@ pub struct IgtArgs {
     pub timing_only: bool,
     /// IGT tests to run (default: all of `vmtest igt-tests`).
     pub tests: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ClientsArgs {
+    #[command(flatten)]
+    pub vm: VmArgs,
+    /// Where the result lines go.
+    #[arg(long)]
+    pub results: PathBuf,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 mod accel;
 mod bench;
 mod cli;
+mod clients;
 mod cpio;
 mod igt;
 mod image;
@@ -27,7 +28,7 @@ use anyhow::anyhow;
 use clap::Parser;
 use vm::Vm;
 
-use cli::{CheckArgs, Cli, Command, IgtArgs, InitramfsArgs, RunArgs};
+use cli::{CheckArgs, Cli, ClientsArgs, Command, IgtArgs, InitramfsArgs, RunArgs};
 
 pub use anyhow::Result;
 
@@ -207,6 +208,13 @@ fn igt_cmd(a: &IgtArgs) -> Result<bool> {
     Ok(rep.failed == 0)
 }
 
+/// Real clients on C bochs and rbochs; the initramfs must carry them.
+fn clients_cmd(a: &ClientsArgs) -> Result<bool> {
+    let rep = clients::clients(&a.vm.config("VGA"))?;
+    write_lines(&a.results, &rep.lines)?;
+    Ok(rep.failed == 0)
+}
+
 fn main() -> ExitCode {
     let res = match Cli::parse().command {
         Command::Initramfs(a) => initramfs(&a).map(|_| true),
@@ -219,6 +227,7 @@ fn main() -> ExitCode {
             igt::TESTS.iter().for_each(|t| println!("{}", t.name));
             Ok(true)
         }
+        Command::Clients(a) => clients_cmd(&a),
     };
     match res {
         Ok(true) => ExitCode::SUCCESS,

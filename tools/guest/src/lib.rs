@@ -274,22 +274,6 @@ pub fn driver_counter(key: &str) -> Option<u64> {
     state_value(&driver_state()?, key)
 }
 
-/// How many updates of damage one update copies: 2 where rbochs flips between two frames
-/// (the hidden one lacks the previous update's damage too), else 1.
-pub fn updates_copied() -> u64 {
-    let double = driver_state().is_some_and(|st| {
-        st.lines().any(|l| {
-            l.split_once(':')
-                .is_some_and(|(k, v)| k.trim() == "buffering" && v.trim() == "double")
-        })
-    });
-    if double {
-        2
-    } else {
-        1
-    }
-}
-
 /// The primary plane of the pipe's CRTC and its properties.
 pub fn primary_plane(card: &Card, p: &Pipe) -> Result<(plane::Handle, Props)> {
     card.set_client_capability(ClientCapability::UniversalPlanes, true)

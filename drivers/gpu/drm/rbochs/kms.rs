@@ -24,7 +24,10 @@ use kernel::{
                 CrtcState,
                 DriverCrtc, //
             },
-            damage::DamageIter,
+            damage::{
+                DamageIter,
+                Rect, //
+            },
             format::Format,
             gem_atomic_helper::{
                 CopyStats,
@@ -175,38 +178,42 @@ impl DriverPlane for Primary {
                     && 2 * fb.height() <= MAX_Y_OFFSET,
             };
             let src = new.src();
-            let mut frames = data.frames.lock();
-            let target = frames.target(layout);
-            let start = target.frame * frame_size;
-            // This update's damage and what the frame lacks besides (an earlier update's
-            // damage), or the whole picture.
-            let whole = [src];
-            let (damage_iter, more) = match &target.lacks {
-                Some(lacks) => (Some(DamageIter::new(old, new)), lacks.as_slice()),
-                None => (None, &whole[..]),
-            };
-            let rects = Iterator::chain(damage_iter.into_iter().flatten(), more.iter().copied());
-            let done = new.copy_rects(rects, |clip| {
-                new.copy_clip(clip, &data.hw.vram, start, pitch as usize)
-            });
             let mut damage = Clips::default();
             DamageIter::new(old, new).for_each(|clip| damage.push(clip));
+            let mut frames = data.frames.lock();
+            let (frame, done) = {
+                let (frame, lacks) = frames.target(layout);
+                let start = frame * frame_size;
+                // This update's damage and what the frame lacks besides (the previous
+                // update's damage, less what this one covers), or the whole picture.
+                let whole = [src];
+                let (mine, theirs): (&[Rect], &[Rect]) = match lacks {
+                    Some(lacks) if !damage.lost() => (damage.as_slice(), lacks),
+                    _ => (&whole, &[]),
+                };
+                let rects = Iterator::chain(
+                    mine.iter().copied(),
+                    theirs.iter().filter(|r| !damage.covers(r)).copied(),
+                );
+                let done = new.copy_rects(rects, |clip| {
+                    new.copy_clip(clip, &data.hw.vram, start, pitch as usize)
+                });
+                (frame, done)
+            };
             if let Some((clip, e)) = done.first_error {
                 pr_err_once!("damage {clip:?} not copied: {e:?}\n");
             }
             // Scan out the source rectangle of the frame just drawn.
-            let frame_y = target.frame as u32 * fb.height();
+            let frame_y = frame as u32 * fb.height();
             data.hw
                 .set_base(src.x1 as u32, frame_y + src.y1 as u32, pitch);
             data.hw.set_format(fb.format());
-            if target.frame != frames.shown() {
+            if frame != frames.shown() {
                 stats.flips.fetch_add(1, Ordering::Relaxed);
             }
-            frames.shown_now(target.frame, damage);
+            frames.shown_now(frame, damage);
             stats.double.store(layout.double, Ordering::Relaxed);
-            stats
-                .frame_shown
-                .store(target.frame as u32, Ordering::Relaxed);
+            stats.frame_shown.store(frame as u32, Ordering::Relaxed);
             stats.copies.record(&done);
         });
     }

@@ -93,40 +93,29 @@ if phase build-arm64-run make -s initramfs-arm64-run; then
 	phase bench-smoke bench_smoke
 fi
 
-# IGT GPU Tools on rbochs and C bochs in an x86_64 guest (make igt), on std-VGA and on
-# bochs-display: one line per test and driver; a failure C bochs shares is a skip. IGT's
-# tests come from Debian's igt-gpu-tools-tests (tools/igt-fetch.sh), or from IGT_DIR when it
-# is set.
-# igt_phase DEVICE NAME: results in $OUT/NAME (make igt's directory for DEVICE) and
-# $RES/NAME.txt.
-igt_phase() {
-	local device=$1 name=$2 rc
+# x86_guest_phase TARGET DEVICE NAME: make TARGET (igt or clients) for DEVICE in the x86_64
+# guest; its results, in $OUT/NAME (the target's directory for DEVICE), go to $RES/NAME.txt.
+x86_guest_phase() {
+	local target=$1 device=$2 name=$3 rc
 	rm -f "$OUT/$name/results.txt"
-	make -s igt OUT="$OUT" DEVICE="$device"
+	make -s "$target" OUT="$OUT" DEVICE="$device"
 	rc=$?
-	[ $rc = 0 ] || echo "igt: error: 'make igt DEVICE=$device' failed (exit $rc); see the output above and $OUT/$name" >&2
+	[ $rc = 0 ] || echo "$target: error: 'make $target DEVICE=$device' failed (exit $rc); see the output above and $OUT/$name" >&2
 	cp "$OUT/$name/results.txt" "$RES/$name.txt" 2>/dev/null ||
-		echo "FAIL $name: no results ('make igt DEVICE=$device' exited $rc)" >"$RES/$name.txt"
+		echo "FAIL $name: no results ('make $target DEVICE=$device' exited $rc)" >"$RES/$name.txt"
 	return $rc
 }
-phase igt igt_phase VGA igt
-phase igt-bochs-display igt_phase bochs-display igt-bochs-display
+
+# IGT GPU Tools on rbochs and C bochs (make igt), on std-VGA and on bochs-display: one line
+# per test and driver; a failure C bochs shares is a skip. IGT's tests come from Debian's
+# igt-gpu-tools-tests (tools/igt-fetch.sh), or from IGT_DIR when it is set.
+phase igt x86_guest_phase igt VGA igt
+phase igt-bochs-display x86_guest_phase igt bochs-display igt-bochs-display
 
 # Real clients (make clients): Xorg's modesetting driver and weston on C bochs and on rbochs
-# double- and single-buffered, on std-VGA and on bochs-display, in the x86_64 guest.
-# clients_phase DEVICE NAME: results in $OUT/NAME and $RES/NAME.txt.
-clients_phase() {
-	local device=$1 name=$2 rc
-	rm -f "$OUT/$name/results.txt"
-	make -s clients OUT="$OUT" DEVICE="$device"
-	rc=$?
-	[ $rc = 0 ] || echo "clients: error: 'make clients DEVICE=$device' failed (exit $rc); see the output above and $OUT/$name" >&2
-	cp "$OUT/$name/results.txt" "$RES/$name.txt" 2>/dev/null ||
-		echo "FAIL $name: no results ('make clients DEVICE=$device' exited $rc)" >"$RES/$name.txt"
-	return $rc
-}
-phase clients clients_phase VGA clients
-phase clients-bochs-display clients_phase bochs-display clients-bochs-display
+# double- and single-buffered, on std-VGA and on bochs-display.
+phase clients x86_guest_phase clients VGA clients
+phase clients-bochs-display x86_guest_phase clients bochs-display clients-bochs-display
 
 echo "== total: $(($(date +%s) - t_all))s"
 [ -x "$VMTEST" ] || { echo "0 passed, 1 failed"; exit 1; }

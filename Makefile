@@ -166,7 +166,7 @@ IGT := $(IGT_ROOT)
 else
 IGT := $(IGT_DIR)
 endif
-$(IGT_ROOT)/.stamp: tools/igt-fetch.sh tools/apt-private.sh | $(STAMPS)/setup
+$(IGT_ROOT)/.stamp: tools/igt-fetch.sh tools/deb-root.sh tools/apt-private.sh | $(STAMPS)/setup
 	@rm -f $@
 	@tools/igt-fetch.sh $(IGT_ROOT) $(IGT_SUITE)
 
@@ -196,7 +196,7 @@ igt-timing: igt-initramfs
 # once); screenshots and result lines go to $(CLIENTS_OUT).
 CLIENTS_ROOT := $(CACHE)/clients/root
 CLIENTS_OUT = $(OUT)/clients$(if $(filter-out VGA,$(DEVICE)),-$(DEVICE))
-$(CLIENTS_ROOT)/.stamp: tools/clients-fetch.sh tools/apt-private.sh | $(STAMPS)/setup
+$(CLIENTS_ROOT)/.stamp: tools/clients-fetch.sh tools/deb-root.sh tools/apt-private.sh | $(STAMPS)/setup
 	@rm -f $@
 	@tools/clients-fetch.sh $(CLIENTS_ROOT) $(IGT_SUITE)
 

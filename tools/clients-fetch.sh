@@ -22,6 +22,8 @@ dest=$1 suite=${2:-forky}
 [ -f "$dest/.stamp" ] && exit 0
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tools/deb-root.sh
+. "$here/deb-root.sh"
 apt=$(dirname "$dest")/apt-$suite-amd64
 pkgs=(xserver-xorg-core x11-xserver-utils weston)
 t0=$(date +%s)
@@ -39,13 +41,7 @@ versions=${versions%, }
 echo "clients-fetch: unpacking ${#debs[@]} packages ($versions) into $dest"
 rm -rf "$dest" "$dest.new"
 mkdir -p "$dest.new"
-for deb in "${debs[@]}"; do
-	# Only the newest version of each package (the cache may hold older ones).
-	name=$(basename "$deb")
-	newest=$(ls -t "$apt/archives/${name%%_*}"_*.deb | head -n1)
-	[ "$deb" = "$newest" ] || continue
-	dpkg-deb -x "$deb" "$dest.new" || die "cannot unpack $deb"
-done
+unpack_newest "$apt/archives" "$dest.new"
 for f in usr/lib/xorg/Xorg usr/lib/xorg/modules/drivers/modesetting_drv.so usr/bin/xsetroot usr/bin/xrefresh \
 	usr/bin/weston usr/bin/weston-simple-shm; do
 	[ -e "$dest.new/$f" ] || die "the packages from $suite have no $f"

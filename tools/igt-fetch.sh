@@ -21,6 +21,8 @@ dest=$1 suite=${2:-forky}
 [ -f "$dest/.stamp" ] && exit 0
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tools/deb-root.sh
+. "$here/deb-root.sh"
 apt=$(dirname "$dest")/apt-$suite-amd64
 t0=$(date +%s)
 "$here/apt-private.sh" download-deps "$apt" "$suite" amd64 igt-gpu-tools-tests
@@ -33,13 +35,7 @@ version=$(dpkg-deb -f "$tests" Version)
 echo "igt-fetch: unpacking igt-gpu-tools-tests $version and ${#debs[@]} packages into $dest"
 rm -rf "$dest" "$dest.new"
 mkdir -p "$dest.new"
-for deb in "${debs[@]}"; do
-	# Only the newest version of each package (the cache may hold older ones).
-	name=$(basename "$deb")
-	newest=$(ls -t "$apt/archives/${name%%_*}"_*.deb | head -n1)
-	[ "$deb" = "$newest" ] || continue
-	dpkg-deb -x "$deb" "$dest.new" || die "cannot unpack $deb"
-done
+unpack_newest "$apt/archives" "$dest.new"
 [ -x "$dest.new/usr/libexec/igt-gpu-tools/core_getversion" ] ||
 	die "igt-gpu-tools-tests $version has no usr/libexec/igt-gpu-tools/core_getversion"
 echo "igt-gpu-tools-tests $version from $suite" >"$dest.new/.stamp"

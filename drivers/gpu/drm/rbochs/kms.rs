@@ -131,6 +131,15 @@ impl Stats {
     }
 }
 
+impl RegData<'_> {
+    /// Forgets what the frames in video memory hold, after a mode set or with video memory
+    /// cleared: the device scans out of frame 0 again.
+    fn forget_frames(&self) {
+        self.frames.lock().reset();
+        self.stats.frame_shown.store(0, Ordering::Relaxed);
+    }
+}
+
 /// The primary plane.
 pub(crate) struct Primary;
 
@@ -255,8 +264,7 @@ impl DriverCrtc for Pipe {
         dev.with_registration_data(|data| {
             data.hw
                 .set_mode(mode.hdisplay(), mode.vdisplay(), data.stats.vram_size);
-            data.frames.lock().reset();
-            data.stats.frame_shown.store(0, Ordering::Relaxed);
+            data.forget_frames();
             data.stats.set_mode(mode.hdisplay(), mode.vdisplay());
         });
     }
@@ -287,8 +295,7 @@ impl DriverCrtc for Pipe {
         }
         let (w, h) = (new.mode().hdisplay(), new.mode().vdisplay());
         dev.with_registration_data(|data| {
-            data.frames.lock().reset();
-            data.stats.frame_shown.store(0, Ordering::Relaxed);
+            data.forget_frames();
             if let Err(e) = data.hw.show_black(w, h) {
                 pr_err_once!("cannot clear a {w}x{h} frame: {e:?}\n");
             }

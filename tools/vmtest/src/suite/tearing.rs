@@ -224,9 +224,9 @@ fn state_str<'a>(st: &'a State, key: &str) -> Option<&'a str> {
 }
 
 /// Binds the display `dev` (a PCI name) to the target's driver, with its `double_buffer`
-/// parameter for rbochs: written to the parameter's sysfs file before binding where rbochs
-/// lets it be written (rbochs built in), else given to `modprobe` after unloading rbochs.
-/// Waits for the card.
+/// parameter for rbochs given to `modprobe` after unloading rbochs (a Rust module's parameters
+/// are not in sysfs, so a built-in rbochs cannot switch: that is an error). Waits for the
+/// card.
 pub fn switch(vm: &mut Vm, dev: &str, t: &Target) -> Result<()> {
     let drv = t.driver;
     let cur = bound_driver(vm, dev)?;
@@ -245,9 +245,7 @@ pub fn switch(vm: &mut Vm, dev: &str, t: &Target) -> Result<()> {
         Some(on) => {
             let v = u8::from(on);
             vm.ok(&format!(
-                "p=/sys/module/{m}/parameters/double_buffer; \
-                 if [ -w $p ]; then echo {v} > $p && echo {dev} > {d}/bind; \
-                 elif [ -d /sys/module/{m} ] && [ ! -e /sys/module/{m}/initstate ]; then \
+                "if [ -d /sys/module/{m} ] && [ ! -e /sys/module/{m}/initstate ]; then \
                  echo '{m} is built in and its double_buffer parameter is read-only'; false; \
                  else {{ [ ! -d /sys/module/{m} ] || rmmod {m}; }} && \
                  modprobe {m} double_buffer={v}; fi"

@@ -136,6 +136,7 @@ kernel::pci_device_table!(
     ]
 );
 
+#[vtable]
 impl pci::Driver for RbochsPciDriver {
     type IdInfo = ();
     type Data<'bound> = RbochsPciData<'bound>;

@@ -71,6 +71,7 @@ fn is_ours(case: &str) -> bool {
         "io_memremap",
         "pci_memremap",
         "aperture",
+        "pci_driver_hooks",
         "rbochs",
     ];
     OURS.iter().any(|o| case.contains(o))

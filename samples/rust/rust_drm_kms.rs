@@ -99,17 +99,24 @@ impl kernel::Module for RustDrmKms {
         mc.attach_encoder(connector, encoder)?;
         let drm = mc.finish()?;
 
-        let frame = Frame::new()?;
-        let dir = debugfs::Dir::new(c"rust_drm_kms");
-        let screen = try_pin_init!(Screen {
-            frame <- new_mutex!(frame),
-            copies: CopyStats::default(),
-        }? Error);
-        let reg_data = try_pin_init!(Display {
-            screen <- dir.read_callback_file(c"state", screen, &Screen::show),
-        }? Error);
         // The display lives as long as the faux device is bound, i.e. until the module goes.
-        kms::Registration::new_foreign_owned(fdev.as_ref(), drm, reg_data, 0)?;
+        kms::Registration::new_foreign_owned(
+            fdev,
+            drm,
+            |_| {
+                let frame = Frame::new()?;
+                let dir = debugfs::Dir::new(c"rust_drm_kms");
+                let screen = try_pin_init!(Screen {
+                    frame <- new_mutex!(frame),
+                    copies: CopyStats::default(),
+                }? Error);
+                let display = try_pin_init!(Display {
+                    screen <- dir.read_callback_file(c"state", screen, &Screen::show),
+                }? Error);
+                KBox::pin_init(display, GFP_KERNEL)
+            },
+            0,
+        )?;
         Ok(Self { _faux: faux })
     }
 }

@@ -18,14 +18,16 @@
 //!    encoder), sets up vblank handling for the CRTCs it created and creates the initial
 //!    atomic state, or fails;
 //! 4. [`Registration`], which registers only a [`ConfiguredDevice`], starts the fbdev emulation
-//!    and, when dropped, unplugs the device and shuts the display pipeline down.
+//!    and tears the device down (unplugs it, shuts the display pipeline down, drops the
+//!    registration data) when dropped, when the parent is unbound or when the registering
+//!    module goes away, whichever comes first.
 //!
 //! ```ignore,compile_fail
 //! // Registering a device whose mode configuration was not finished does not compile:
 //! // `Registration::new` takes a `ConfiguredDevice`, not a `drm::UnregisteredDevice` or a
 //! // `ModeConfig`. (`ignore`: the kernel's doctests cannot check `compile_fail`.)
 //! let mc = kms::ModeConfig::init(drm)?;
-//! kms::Registration::new(parent, mc, reg_data, 0)?;
+//! kms::Registration::new(parent, mc, make_reg_data, 0)?;
 //! ```
 //!
 //! The objects live as long as the [`drm::Device`]: the DRM core destroys them through their
@@ -36,10 +38,11 @@
 //! # Layers
 //!
 //! The object modules ([`plane`], [`crtc`], [`encoder`], [`connector`], with [`mode`],
-//! [`format`] and [`damage`]) carry no policy: planes of every [`plane::PlaneType`], a plain
+//! [`format`] and [`damage`]) bind the C objects: planes of every [`plane::PlaneType`], a plain
 //! [`plane::PlaneState`], CRTCs with the vblank source their driver names, connectors that
-//! detect. Policy comes from helper modules, named after the C files they wrap, which a driver
-//! chooses in its trait implementations:
+//! detect. The policies they install for every device are listed below. What depends on the
+//! class of hardware comes from helper modules, named after the C files they wrap, which a
+//! driver chooses in its trait implementations:
 //!
 //! - [`gem_atomic_helper`] (`drm_gem_atomic_helper.c`): shadow-buffered planes, whose
 //!   framebuffer is mapped during commits and whose damage is copied to scanout memory; chosen
@@ -56,6 +59,69 @@
 //! a device that has been registered (atomic commits come from userspace or from clients started
 //! by [`Registration`]), and the driver enters [`drm::Device::registration_guard`] to reach its
 //! bound resources, exactly as C drivers use `drm_dev_enter()`.
+//!
+//! # Prior art
+//!
+//! The object model follows Lyude Paul's "Rust bindings for KMS + RVKMS" (RFC 2024-03, v2
+//! 2024-09, v3 2025-03, <https://lore.kernel.org/all/20250305230406.567126-1-lyude@redhat.com/>)
+//! and its review: one driver trait per object ([`KmsDriver`], [`plane::DriverPlane`],
+//! [`crtc::DriverCrtc`], [`connector::DriverConnector`]), containers embedding the C object
+//! beside the driver data, objects freed by the DRM core through their `destroy` hooks, and
+//! helper states such as [`ShadowPlaneState`](gem_atomic_helper::ShadowPlaneState) chosen as a
+//! plane's state type. Names are the same where the concept is. Where the two differ, and why:
+//!
+//! | Concept   | That series                     | This module                                 |
+//! |-----------|---------------------------------|---------------------------------------------|
+//! | Creation  | `create_objects()` callback     | [`ModeConfig`] to [`ConfiguredDevice`]      |
+//! | Callbacks | `#[vtable]`, `build_error!()`   | `#[vtable]`, `HAS_*` or a C-helper default  |
+//! | State     | driver-private subclasses       | read-only states, sealed state types        |
+//! | Register  | inside `drm::Registration`      | [`Registration`], device-managed teardown   |
+//! | Helpers   | `VblankSupport`, commit tokens  | [`vblank_helper`], [`atomic_helper`]        |
+//!
+//! - Creation: the setup order is types, not a callback: only a [`ModeConfig`] creates objects
+//!   and only [`ModeConfig::finish`], which checks what `drm_dev_register()` would warn about,
+//!   leads to a registration.
+//! - Callbacks: a hook without an implementation stays NULL, as there; where every C driver
+//!   writes the same hook, the default body calls the C helper its doc names.
+//! - State: no driver here needs private states, driver-agnostic object types or owned object
+//!   references yet; the state type fixes the C state hooks, so the set is closed.
+//! - Registration: the teardown is device-managed and also runs when the registering module
+//!   goes away, and the registration data can borrow only the parent device, so a leaked
+//!   [`Registration`] leaves nothing reachable that could outlive what it points to.
+//! - Helpers: C gained `drm_vblank_helper.c`, which is bound rather than re-implemented; a
+//!   closed set of commit tails cannot put the steps out of order.
+//!
+//! # Policies and where they live
+//!
+//! Besides binding the C objects, this module installs, for every device:
+//!
+//! - [`ModeConfig::init`]: `drm_atomic_helper_check()` and `drm_atomic_helper_commit()`, as
+//!   every atomic C driver; framebuffers from `drm_gem_fb_create_with_dirty()`, which C
+//!   drivers with shadow-buffered planes choose (others take `drm_gem_fb_create()`).
+//! - [`ModeConfig::finish`] and [`crtc`]: vblank for every CRTC (`drm_vblank_init()`),
+//!   switched with the CRTC and armed at flush, as `DRM_CRTC_HELPER_VBLANK_FUNCS`; C drivers
+//!   opt in to it, here every CRTC has it.
+//! - [`plane::DriverPlane::atomic_check`] and [`crtc::DriverCrtc::atomic_check`] defaults:
+//!   `drm_atomic_helper_check_plane_state()` unscaled (a primary plane covering its CRTC) and
+//!   `drm_atomic_helper_check_crtc_primary_plane()`, which C drivers call from their hooks.
+//! - [`plane::Plane::new`]: `drm_plane_enable_fb_damage_clips()` on every plane, and, when a
+//!   format has alpha, `drm_plane_create_blend_mode_property()` offering premultiplied only,
+//!   the blending KMS assumes without the property; C drivers make both calls themselves.
+//! - [`Registration`]: fbdev emulation (`drm_client_setup()`) at registration;
+//!   `drm_dev_unplug()` and `drm_atomic_helper_shutdown()` at teardown, as C drivers do in
+//!   probe and remove.
+//! - [`gem_atomic_helper::ShadowPlaneData`], Rust only: the framebuffer being scanned out
+//!   stays mapped between commits, where `drm_gem_begin_shadow_fb_access()` maps it for each;
+//!   it saves setting up page tables and a TLB flush per update of a large shmem buffer.
+//! - [`gem_atomic_helper::CopyStats`], Rust only: counters of damage copies. This is driver
+//!   policy (debugfs) and is a candidate to move to the driver.
+//! - [`vblank_helper::refresh_status`], Rust only: modes the timer would run below 30 Hz or
+//!   above 1000 Hz are refused; `DRM_CRTC_VBLANK_TIMER_FUNCS` filters none. Below 30 Hz the
+//!   helpers' 100 ms vblank wait does not cover a frame; above 1000 Hz the timer floods the CPU.
+//! - [`atomic_helper::CommitTail::EnablesFirst`], chosen by the driver: the order of
+//!   `drm_atomic_helper_commit_tail_rpm()` (CRTCs enabled before planes), but waiting for the
+//!   commit's events (`drm_atomic_helper_wait_for_flip_done()`) rather than for vblanks, which
+//!   stop when a timer-paced CRTC is turned off. No C helper has this exact tail.
 
 pub mod atomic_helper;
 pub mod connector;
@@ -77,10 +143,23 @@ use crate::{
         driver::ModesetOps, //
     },
     error::to_result,
+    ffi::c_ulong,
     prelude::*,
-    sync::aref::ARef, //
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Completion, //
+    },
+    types::Opaque, //
 };
-use core::marker::PhantomData;
+use core::{
+    cell::Cell,
+    marker::PhantomData,
+    ptr::NonNull, //
+};
 
 /// Limits and preferences of a driver's mode configuration (`struct drm_mode_config`).
 #[derive(Clone, Copy, Debug)]
@@ -272,6 +351,31 @@ impl<T: KmsDriver> ModeConfig<T> {
         self.drm.as_raw()
     }
 
+    /// The parent device, for messages.
+    pub(crate) fn parent(&self) -> &device::Device {
+        let parent: &T::ParentDevice<device::Normal> = (*self.drm).as_ref();
+        parent.as_ref()
+    }
+
+    /// Fails with `ENOSPC` if the device has 32 objects of a kind the DRM core numbers with the
+    /// bits of a `u32` (planes, CRTCs, encoders), which it refuses with a warning.
+    ///
+    /// `count` reads the number of such objects from the mode configuration.
+    pub(crate) fn check_room(
+        &self,
+        kind: &str,
+        count: impl FnOnce(&bindings::drm_mode_config) -> c_int,
+    ) -> Result {
+        // SAFETY: The device is valid and unregistered, and `self` owns it: nothing changes its
+        // mode configuration while we read it.
+        let n = count(unsafe { &(*self.as_raw()).mode_config });
+        if n >= 32 {
+            dev_err!(self.parent(), "no room for a 33rd {kind}\n");
+            return Err(ENOSPC);
+        }
+        Ok(())
+    }
+
     /// Whether `dev`, the device of some mode object, is the one being set up.
     pub(crate) fn owns(&self, dev: *mut bindings::drm_device) -> bool {
         core::ptr::eq(dev, self.as_raw())
@@ -349,10 +453,11 @@ impl<T: KmsDriver> ModeConfig<T> {
     /// CRTC (`drm_vblank_init()`) and creates the initial atomic state of every object
     /// (`drm_mode_config_create_initial_state()`).
     ///
-    /// Fails with `EINVAL`, registering nothing, where `drm_dev_register()` would find a
-    /// configuration the DRM core cannot use or warns about (`drm_mode_config_validate()`):
-    /// no CRTC or no connector; a plane that no CRTC can use (a primary plane that is no CRTC's
-    /// primary, an overlay or cursor plane never allowed on a CRTC); an encoder without CRTCs
+    /// Fails with `EINVAL`, registering nothing and logging which object breaks which rule,
+    /// where `drm_dev_register()` would find a configuration the DRM core cannot use or warns
+    /// about (`drm_mode_config_validate()`): no CRTC or no connector; a plane that no CRTC can
+    /// use (a primary plane that is no CRTC's primary, an overlay or cursor plane never allowed
+    /// on a CRTC); a CRTC whose primary plane may not be used on it; an encoder without CRTCs
     /// or with CRTCs that do not exist; a connector without an encoder.
     pub fn finish(self) -> Result<ConfiguredDevice<T>> {
         self.validate()?;
@@ -369,31 +474,43 @@ impl<T: KmsDriver> ModeConfig<T> {
 
     /// The checks of [`ModeConfig::finish`].
     fn validate(&self) -> Result {
+        let dev = self.parent();
         let raw = self.as_raw();
         // SAFETY: The device is valid and unregistered, and `self` owns it: nothing changes its
         // mode configuration while we read it.
         let mc = unsafe { &(*raw).mode_config };
         let num_crtc = u32::try_from(mc.num_crtc)?;
         if num_crtc == 0 || mc.num_connector == 0 {
+            dev_err!(
+                dev,
+                "mode configuration without a CRTC or without a connector\n"
+            );
             return Err(EINVAL);
         }
-        // `drm_crtc_init_with_planes()` refuses a 33rd CRTC.
+        // `Crtc::new` refuses a 33rd CRTC.
         let all_crtcs = u32::MAX >> (32 - num_crtc.min(32));
+        let mut num_primary = 0u32;
 
         // SAFETY: The lists belong to the mode configuration read above, which does not change;
         // their entries are the `head` members of the objects each list is named after.
         unsafe {
             for_each_entry(&raw const mc.plane_list, |pos| {
                 let plane = &*container_of!(pos, bindings::drm_plane, head);
+                if plane.type_ == bindings::drm_plane_type_DRM_PLANE_TYPE_PRIMARY {
+                    num_primary += 1;
+                }
                 // Primary planes get their CRTC in `drm_crtc_init_with_planes()`.
                 if plane.possible_crtcs & all_crtcs == 0 {
+                    dev_err!(dev, "plane {} can be used on no CRTC\n", plane.index);
                     return Err(EINVAL);
                 }
                 Ok(())
             })?;
             for_each_entry(&raw const mc.crtc_list, |pos| {
                 let crtc = &*container_of!(pos, bindings::drm_crtc, head);
-                if crtc.primary.is_null() {
+                let primary = crtc.primary;
+                if primary.is_null() || (*primary).possible_crtcs & (1 << crtc.index) == 0 {
+                    dev_err!(dev, "CRTC {} has no primary plane it may use\n", crtc.index);
                     return Err(EINVAL);
                 }
                 Ok(())
@@ -401,6 +518,13 @@ impl<T: KmsDriver> ModeConfig<T> {
             for_each_entry(&raw const mc.encoder_list, |pos| {
                 let encoder = &*container_of!(pos, bindings::drm_encoder, head);
                 if encoder.possible_crtcs == 0 || encoder.possible_crtcs & !all_crtcs != 0 {
+                    dev_err!(
+                        dev,
+                        "encoder {} has CRTC mask {:#x}, the device {:#x}\n",
+                        encoder.index,
+                        encoder.possible_crtcs,
+                        all_crtcs
+                    );
                     return Err(EINVAL);
                 }
                 Ok(())
@@ -408,10 +532,16 @@ impl<T: KmsDriver> ModeConfig<T> {
             for_each_entry(&raw const mc.connector_list, |pos| {
                 let connector = &*container_of!(pos, bindings::drm_connector, head);
                 if connector.possible_encoders == 0 {
+                    dev_err!(dev, "connector {} has no encoder\n", connector.index);
                     return Err(EINVAL);
                 }
                 Ok(())
             })?;
+        }
+        // Every CRTC has its own primary plane (`Crtc::new`), so only extra ones are left.
+        if num_primary != num_crtc {
+            dev_err!(dev, "{num_primary} primary planes for {num_crtc} CRTCs\n");
+            return Err(EINVAL);
         }
         Ok(())
     }
@@ -463,94 +593,134 @@ pub struct ConfiguredDevice<T: KmsDriver> {
 
 /// A registered KMS device.
 ///
-/// Registers the device and starts the fbdev emulation (`drm_client_setup()`). Teardown
-/// unplugs the device, so hooks can no longer enter the registration guard, and then shuts the
-/// display pipeline down (`drm_atomic_helper_shutdown()`), leaving no commit in flight. It runs
-/// when the `Registration` is dropped or, at the latest, when the parent device is unbound:
-/// the teardown is a device-managed action, so even a leaked `Registration` cannot leave the
-/// registration data reachable after the binding ends. That is what makes [`Registration::new`]
-/// safe, unlike [`drm::Registration::new`].
+/// Registers the device and starts the fbdev emulation (`drm_client_setup()`). The teardown
+/// unplugs the device, so hooks can no longer enter the registration guard, shuts the display
+/// pipeline down (`drm_atomic_helper_shutdown()`), leaving no commit in flight, and drops the
+/// registration data. It is device-managed: it runs when the `Registration` is dropped, when
+/// the parent device is unbound, or when the module that registered the device goes away,
+/// whichever comes first. A leaked `Registration` therefore leaves nothing reachable that could
+/// outlive what it points to:
+///
+/// - the registration data is built by a closure that gets the parent device and must work
+///   for every lifetime of it, so it can borrow the parent (which stays bound until the
+///   teardown) and nothing shorter-lived:
+///
+///   ```ignore,compile_fail
+///   let name = KBox::new(*b"rbochs", GFP_KERNEL)?;
+///   // error[E0597]: `name` does not live long enough (the data must not borrow it)
+///   kms::Registration::new(pdev, drm, |_| KBox::pin_init(Data { name: &name }, GFP_KERNEL), 0)?;
+///   ```
+///
+///   (`ignore`: the kernel's doctests cannot check `compile_fail`.)
+/// - the device's hooks live in the registering module, whose unloading tears the device down
+///   even when the parent outlives the module (e.g. a faux device whose registration leaked).
+///
+/// A `Registration` is [`Send`] but not [`Sync`]: the power management entry points
+/// ([`Registration::suspend`], [`Registration::resume`], [`Registration::shutdown`]) change
+/// state the DRM core keeps per device, so they are called by one thread at a time, the one
+/// that owns or borrows the registration (a bus driver's callbacks, which its bus serialises).
+/// Hooks cannot reach it: the registration data is made before it.
 ///
 /// # Invariants
 ///
-/// `drm` is registered and has a device-managed teardown action on `parent` (`Self::teardown`
-/// with `drm` as its data) that holds a reference to `drm`; `reg_data` is what `drm`'s
-/// registration data points to.
+/// `teardown` is the data of a `Teardown::action` devres action registered on `parent` for
+/// `drm`, which is registered; `suspended` tells whether the state saved by
+/// [`Registration::suspend`] is still to be restored.
 pub struct Registration<'a, T: KmsDriver> {
     drm: ARef<drm::Device<T>>,
     parent: &'a device::Device<device::Bound>,
-    _reg_data: Pin<KBox<T::RegistrationData<'a>>>,
+    teardown: NonNull<Teardown>,
+    suspended: Cell<bool>,
+}
+
+/// What a registration's teardown owns: a reference to the device and the registration data.
+struct Owned<T: KmsDriver> {
+    reg_data: Pin<KBox<T::RegistrationData<'static>>>,
+    drm: ARef<drm::Device<T>>,
 }
 
 impl<'a, T: KmsDriver> Registration<'a, T> {
     /// Registers `drm` and starts the fbdev emulation.
     ///
-    /// `dev` must be the parent of `drm` (`EINVAL` otherwise).
-    pub fn new<E>(
-        dev: &'a device::Device<device::Bound>,
+    /// `reg_data` builds the registration data from the parent device, typically by mapping the
+    /// parent's resources; it runs before the device is visible to userspace. `parent` must be
+    /// the parent of `drm` (`EINVAL` otherwise).
+    pub fn new<F>(
+        parent: &'a T::ParentDevice<device::Bound>,
         drm: ConfiguredDevice<T>,
-        reg_data: impl PinInit<T::RegistrationData<'a>, E>,
+        reg_data: F,
         flags: usize,
     ) -> Result<Self>
     where
-        Error: From<E>,
+        F: for<'b> FnOnce(
+            &'b T::ParentDevice<device::Bound>,
+        ) -> Result<Pin<KBox<T::RegistrationData<'b>>>>,
     {
-        let reg_data = Self::register(dev, &drm, reg_data, flags)?;
-        let drm: ARef<drm::Device<T>> = (&*drm.drm).into();
-        let raw = drm.as_raw();
-
-        // SAFETY: `raw` is valid; this reference is owned by the teardown action.
-        unsafe { bindings::drm_dev_get(raw) };
-        // SAFETY: `dev` is bound; `teardown` matches the expected signature and its data is the
-        // registered device, kept alive by the reference taken above. On failure the action
-        // runs at once, tearing the device down before `reg_data` is dropped on return.
-        to_result(unsafe {
-            bindings::devm_add_action_or_reset(dev.as_raw(), Some(Self::teardown), raw.cast())
-        })?;
-        Self::start_clients(&drm);
-
-        // INVARIANT: Registered, with the teardown action added above.
-        Ok(Self {
-            drm,
-            parent: dev,
-            _reg_data: reg_data,
-        })
-    }
-
-    /// Checks the parent, publishes the registration data and registers `drm`.
-    fn register<'b, E>(
-        dev: &device::Device<device::Bound>,
-        config: &ConfiguredDevice<T>,
-        reg_data: impl PinInit<T::RegistrationData<'b>, E>,
-        flags: usize,
-    ) -> Result<Pin<KBox<T::RegistrationData<'b>>>>
-    where
-        Error: From<E>,
-    {
-        let drm = &config.drm;
-        let parent = drm.as_ref();
-        if parent.as_ref().as_raw() != dev.as_raw() {
+        let dev: &'a device::Device<device::Bound> = parent.as_ref();
+        let drm = &drm.drm;
+        let drm_parent: &T::ParentDevice<device::Normal> = (**drm).as_ref();
+        if drm_parent.as_ref().as_raw() != dev.as_raw() {
             return Err(EINVAL);
         }
-        let reg_data: Pin<KBox<T::RegistrationData<'b>>> = KBox::pin_init(reg_data, GFP_KERNEL)?;
+        // Allocate first: once registered, nothing may fail before the teardown is in place.
+        let teardown = KBox::pin_init(Teardown::new::<T>(dev), GFP_KERNEL)?;
+        let owned = KBox::<Owned<T>>::new_uninit(GFP_KERNEL)?;
+        let reg_data = reg_data(parent)?;
+        // SAFETY: Only the lifetime changes. The data borrows nothing shorter-lived than the
+        // parent's binding (`reg_data` had to work for any lifetime of `parent`), and it is
+        // dropped by the teardown, which runs at the latest when the parent is unbound.
+        let reg_data: Pin<KBox<T::RegistrationData<'static>>> =
+            unsafe { core::mem::transmute(reg_data) };
 
-        let ptr: core::ptr::NonNull<T::RegistrationData<'static>> =
-            core::ptr::NonNull::from(Pin::get_ref(reg_data.as_ref())).cast();
+        let ptr = NonNull::from(Pin::get_ref(reg_data.as_ref()));
         // SAFETY: The device is not registered yet, so nothing else accesses the pointer. It is
-        // only dereferenced inside the registration guard, which the teardown action closes
-        // before the registration data can go away.
+        // only dereferenced inside the registration guard, which the teardown closes before it
+        // drops the registration data.
         unsafe { *drm.registration_data.get() = ptr };
-
         // SAFETY: `drm` is a valid, unregistered DRM device whose mode configuration was
         // finished (the invariant of `ConfiguredDevice`).
         let ret = unsafe { bindings::drm_dev_register(drm.as_raw(), flags) };
         if let Err(e) = to_result(ret) {
             // SAFETY: A failed `drm_dev_register()` leaves the device unregistered, so nobody
             // reads the pointer concurrently.
-            unsafe { *drm.registration_data.get() = core::ptr::NonNull::dangling() };
+            unsafe { *drm.registration_data.get() = NonNull::dangling() };
             return Err(e);
         }
-        Ok(reg_data)
+
+        let drm: ARef<drm::Device<T>> = (&**drm).into();
+        let owned = owned.write(Owned {
+            reg_data,
+            drm: drm.clone(),
+        });
+        let teardown = Teardown::install(teardown, KBox::into_raw(owned).cast(), Self::run)?;
+        Self::start_clients(&drm);
+
+        // INVARIANT: Registered, with the teardown installed just above.
+        Ok(Self {
+            drm,
+            parent: dev,
+            teardown,
+            suspended: Cell::new(false),
+        })
+    }
+
+    /// Registers `drm` for as long as `parent` stays bound (and the registering module
+    /// loaded), and starts the fbdev emulation: [`Registration::new`] for drivers without a
+    /// binding of their own to keep the [`Registration`] in (e.g. on a faux device).
+    pub fn new_foreign_owned<F>(
+        parent: &'a T::ParentDevice<device::Bound>,
+        drm: ConfiguredDevice<T>,
+        reg_data: F,
+        flags: usize,
+    ) -> Result
+    where
+        F: for<'b> FnOnce(
+            &'b T::ParentDevice<device::Bound>,
+        ) -> Result<Pin<KBox<T::RegistrationData<'b>>>>,
+    {
+        // The teardown is device-managed already: without the handle, it runs at unbind.
+        core::mem::forget(Self::new(parent, drm, reg_data, flags)?);
+        Ok(())
     }
 
     /// Starts the in-kernel clients (the fbdev emulation) on a registered device.
@@ -560,51 +730,28 @@ impl<'a, T: KmsDriver> Registration<'a, T> {
         unsafe { bindings::drm_client_setup(drm.as_raw(), core::ptr::null()) };
     }
 
-    /// Unplugs and shuts down a registered device: the first half of every teardown.
+    /// The registration's own teardown: unplugs and shuts the device down, then drops the
+    /// registration data and the teardown's reference to the device.
     ///
     /// # Safety
     ///
-    /// `raw` is a registered `struct drm_device` of a `T`, valid for the call, torn down once.
-    unsafe fn unplug(raw: *mut bindings::drm_device) {
-        // SAFETY: By the function's requirements `raw` is a registered device. After
-        // `drm_dev_unplug()` returns, no registration guard is held or can be entered again
-        // (its SRCU grace period has passed), so the registration data is unreachable.
+    /// `owned` comes from `KBox::into_raw()` of an `Owned<T>` whose device is registered;
+    /// called once.
+    unsafe fn run(owned: *mut c_void) {
+        // SAFETY: By the function's requirements, we own the box.
+        let owned = unsafe { KBox::from_raw(owned.cast::<Owned<T>>()) };
+        let raw = owned.drm.as_raw();
+        // SAFETY: `raw` is registered. After `drm_dev_unplug()` returns, no registration guard
+        // is held or can be entered again (its SRCU grace period has passed), so the
+        // registration data is unreachable.
         unsafe { bindings::drm_dev_unplug(raw) };
         // SAFETY: The device is valid and was registered with a mode configuration. Hooks run
         // by the shutdown commit fail to enter the registration guard from now on, so they
-        // leave the hardware alone.
+        // leave the hardware alone; the commit stops the CRTCs' vblank timers.
         unsafe { bindings::drm_atomic_helper_shutdown(raw) };
-    }
-
-    /// Device-managed teardown of a [`Registration`]: unplugs, shuts down, drops a reference.
-    ///
-    /// # Safety
-    ///
-    /// `data` is a registered `struct drm_device` of a `T` on which the caller owns a reference;
-    /// called once (by the devres core, on unbind or through `devm_release_action()`).
-    unsafe extern "C" fn teardown(data: *mut crate::ffi::c_void) {
-        let raw = data.cast::<bindings::drm_device>();
-        // SAFETY: By the function's requirements.
-        unsafe { Self::unplug(raw) };
-        // SAFETY: Drops the reference the action owned.
-        unsafe { bindings::drm_dev_put(raw) };
-    }
-
-    /// Reports a vblank of the CRTC with [`crtc::Crtc::index`] `crtc`, from the driver's
-    /// vblank interrupt handler (`drm_handle_vblank()`): counts it and sends the events due.
-    ///
-    /// For CRTCs whose vblank source is [`crtc::VblankIrq`]. Returns whether vblank handling
-    /// was on for the CRTC; `false` also for a CRTC that does not exist.
-    pub fn handle_vblank(&self, crtc: u32) -> bool {
-        let raw = self.drm.as_raw();
-        // SAFETY: The device is registered (type invariant), so `drm_vblank_init()` ran, in
-        // `ModeConfig::finish()`, and `num_crtcs` no longer changes.
-        if crtc >= unsafe { (*raw).num_crtcs } {
-            return false;
-        }
-        // SAFETY: The device is registered with vblank handling for `num_crtcs` CRTCs, and
-        // `crtc` is one of them.
-        unsafe { bindings::drm_handle_vblank(raw, crtc) }
+        let Owned { reg_data, drm } = KBox::into_inner(owned);
+        drop(reg_data);
+        drop(drm);
     }
 
     /// Turns the display pipeline off for a system shutdown (`drm_atomic_helper_shutdown()`).
@@ -618,99 +765,209 @@ impl<'a, T: KmsDriver> Registration<'a, T> {
 
     /// Saves the display state and turns the pipeline off, for system suspend
     /// (`drm_mode_config_helper_suspend()`); [`Registration::resume`] restores it.
+    ///
+    /// Fails with `EBUSY` if a state saved before is still to be restored.
     pub fn suspend(&self) -> Result {
-        // SAFETY: The device is registered (type invariant) with a mode configuration.
-        to_result(unsafe { bindings::drm_mode_config_helper_suspend(self.drm.as_raw()) })
+        if self.suspended.get() {
+            return Err(EBUSY);
+        }
+        // SAFETY: The device is registered (type invariant) with a mode configuration, and no
+        // saved state is pending, so none is overwritten (and leaked).
+        to_result(unsafe { bindings::drm_mode_config_helper_suspend(self.drm.as_raw()) })?;
+        self.suspended.set(true);
+        Ok(())
     }
 
     /// Restores the display state saved by [`Registration::suspend`]
     /// (`drm_mode_config_helper_resume()`): every plane is redrawn in full.
+    ///
+    /// Fails with `EINVAL` if no state was saved (the C function warns then).
     pub fn resume(&self) -> Result {
-        // SAFETY: The device is registered (type invariant) with a mode configuration.
+        if !self.suspended.replace(false) {
+            return Err(EINVAL);
+        }
+        // SAFETY: The device is registered (type invariant) with a mode configuration and a
+        // saved state, which the call consumes whether or not it succeeds.
         to_result(unsafe { bindings::drm_mode_config_helper_resume(self.drm.as_raw()) })
     }
 }
 
 impl<T: KmsDriver> Drop for Registration<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant the action with exactly these arguments is registered
-        // on `parent`, which is still bound while `'a` lasts. Releasing it runs it now, once,
-        // and removes it; `reg_data` is dropped only after it returns.
+        // SAFETY: By the type invariant the teardown action with exactly these arguments is
+        // registered on `parent`, which is still bound while `'a` lasts, so neither an unbind
+        // nor the registering module's exit (which unbinds first) can have run it. Releasing it
+        // runs it now, once, and removes it.
         unsafe {
             bindings::devm_release_action(
                 self.parent.as_raw(),
-                Some(Self::teardown),
-                self.drm.as_raw().cast(),
+                Some(Teardown::action),
+                self.teardown.as_ptr().cast(),
             )
         };
     }
 }
 
-/// A registration owned by the parent device's devres: see [`Registration::new_foreign_owned`].
-struct ForeignRegistration<T: KmsDriver> {
-    drm: ARef<drm::Device<T>>,
-    _reg_data: Pin<KBox<T::RegistrationData<'static>>>,
+// SAFETY: The teardown pointer is only handed back to the devres core (`Drop`), which may happen
+// on any thread; the registration data is `Send`. `Registration` is not `Sync`: see its
+// documentation.
+unsafe impl<T: KmsDriver> Send for Registration<'_, T> {}
+
+/// The device-managed end of every [`Registration`]: a devres action on the parent device and a
+/// module notifier, either of which runs the registration's teardown once.
+///
+/// It is not generic, so the code that runs last for a registration, after the registration's
+/// own teardown (monomorphised in the registering module) has returned, is the kernel's; that
+/// is what lets the module notifier tear a registration down while its module goes away.
+///
+/// # Invariants
+///
+/// - `run` is called once with `payload`, by [`Teardown::action`] (on unbind or
+///   [`Registration`]'s drop) or by [`Teardown::module_going`], whichever first takes the
+///   devres action off `parent`; `ran` is completed after it returned.
+/// - Between [`Teardown::install`] and the end of [`Teardown::action`], `nb` is on the module
+///   notifier chain, unless the registering code is built in (`owner` is 0). After a
+///   teardown by [`Teardown::module_going`] it stays there, with `owner` cleared, for good: a
+///   notifier cannot leave the chain from inside its own call.
+#[pin_data]
+struct Teardown {
+    #[pin]
+    nb: Opaque<bindings::notifier_block>,
+    parent: *mut bindings::device,
+    /// The registering module, as an address (0 once torn down on its exit).
+    owner: Atomic<usize>,
+    payload: *mut c_void,
+    run: unsafe fn(*mut c_void),
+    #[pin]
+    ran: Completion,
 }
 
-impl<T: KmsDriver> Registration<'static, T> {
-    /// Registers `drm` for as long as `dev` stays bound, and starts the fbdev emulation.
-    ///
-    /// For drivers without a binding of their own to keep a [`Registration`] in (e.g. on a faux
-    /// device): the device is torn down, and `reg_data` dropped, when `dev` is unbound. The
-    /// registration data therefore cannot borrow from the binding.
-    pub fn new_foreign_owned<E>(
-        dev: &device::Device<device::Bound>,
-        drm: ConfiguredDevice<T>,
-        reg_data: impl PinInit<T::RegistrationData<'static>, E>,
-        flags: usize,
-    ) -> Result
-    where
-        Error: From<E>,
-    {
-        // Allocate first: once registered, nothing may fail before the teardown is in place.
-        let slot = KBox::<ForeignRegistration<T>>::new_uninit(GFP_KERNEL)?;
-        let reg_data = Self::register(dev, &drm, reg_data, flags)?;
-        let drm: ARef<drm::Device<T>> = (&*drm.drm).into();
-        let owned = slot.write(ForeignRegistration {
-            drm: drm.clone(),
-            _reg_data: reg_data,
-        });
-        // SAFETY: `dev` is bound; `teardown_owned` matches the expected signature and takes
-        // back the box leaked here, which holds a reference to the registered device. On
-        // failure the action runs at once.
-        to_result(unsafe {
-            bindings::devm_add_action_or_reset(
-                dev.as_raw(),
-                Some(Self::teardown_owned),
-                KBox::into_raw(owned).cast(),
-            )
-        })?;
-        Self::start_clients(&drm);
-        Ok(())
+impl Teardown {
+    fn new<T: KmsDriver>(parent: &device::Device<device::Bound>) -> impl PinInit<Self> {
+        let owner = crate::module::this_module::<<T as drm::Driver>::OwnerModule>().as_ptr();
+        let parent = parent.as_raw();
+        pin_init!(Self {
+            nb <- Opaque::init_zeroed(),
+            parent,
+            owner: Atomic::new(owner as usize),
+            payload: core::ptr::null_mut(),
+            run: Self::nothing,
+            ran <- Completion::new(),
+        })
     }
 
-    /// Device-managed teardown of a foreign-owned registration.
+    /// The `run` of a teardown that is not installed yet.
     ///
     /// # Safety
     ///
-    /// `data` comes from `KBox::into_raw()` of a `ForeignRegistration<T>` whose device is
-    /// registered; called once, by the devres core.
-    unsafe extern "C" fn teardown_owned(data: *mut crate::ffi::c_void) {
-        // SAFETY: By the function's requirements, we own the box.
-        let owned = unsafe { KBox::from_raw(data.cast::<ForeignRegistration<T>>()) };
-        // SAFETY: The device is registered and torn down only here.
-        unsafe { Self::unplug(owned.drm.as_raw()) };
-        // The registration data is unreachable now; free it with the device reference.
-        drop(owned);
+    /// None: it does nothing.
+    unsafe fn nothing(_payload: *mut c_void) {}
+
+    /// Installs the teardown of a registration: `run(payload)` runs when `parent` is unbound,
+    /// the devres action is released, or the owner module goes away.
+    ///
+    /// On failure `run(payload)` has run already.
+    fn install(
+        this: Pin<KBox<Self>>,
+        payload: *mut c_void,
+        run: unsafe fn(*mut c_void),
+    ) -> Result<NonNull<Self>> {
+        // SAFETY: The teardown is not shared yet; the fields set here are never moved out.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(this) });
+        // SAFETY: `raw` is valid and not shared yet.
+        unsafe {
+            (*raw).payload = payload;
+            (*raw).run = run;
+            (*(*raw).nb.get()).notifier_call = Some(Self::module_going);
+        }
+        // SAFETY: `parent` is bound (the caller borrows it as `Device<Bound>`); `action`
+        // matches the expected signature and frees `raw`. On failure it runs at once.
+        to_result(unsafe {
+            bindings::devm_add_action_or_reset((*raw).parent, Some(Self::action), raw.cast())
+        })?;
+        // Built-in drivers (no owner module) never go away.
+        // SAFETY: `raw` is valid; `owner` is set before the teardown is shared.
+        if unsafe { (*raw).owner.load(Relaxed) } != 0 {
+            // SAFETY: `nb` is initialised and stays valid until `action` has taken it off the
+            // chain again (type invariant). Registering a block that is not on the chain yet
+            // cannot fail.
+            unsafe { bindings::register_module_notifier((*raw).nb.get()) };
+        }
+        // SAFETY: `raw` came from `KBox::into_raw()`.
+        Ok(unsafe { NonNull::new_unchecked(raw) })
+    }
+
+    /// The devres action: tears the registration down, leaves the notifier chain and frees
+    /// `data`.
+    ///
+    /// # Safety
+    ///
+    /// `data` is a `Teardown` installed by [`Teardown::install`]; called once, by the devres
+    /// core.
+    unsafe extern "C" fn action(data: *mut c_void) {
+        let this = data.cast::<Self>();
+        // SAFETY: By the function's requirements, `this` is valid and, the devres action being
+        // ours to run, `run` has not run (type invariant).
+        unsafe { ((*this).run)((*this).payload) };
+        // SAFETY: `this` is valid.
+        unsafe { (*this).ran.complete_all() };
+        // SAFETY: `nb` is on the chain unless the owner is built in (type invariant), and then
+        // unregistering fails harmlessly. Unregistering waits for a notifier call in progress,
+        // which may be waiting for `ran`; nothing runs `module_going` for `this` afterwards.
+        unsafe { bindings::unregister_module_notifier((*this).nb.get()) };
+        // SAFETY: Allocated by `install` with `KBox`; nothing refers to it any more.
+        drop(unsafe { KBox::from_raw(this) });
+    }
+
+    /// The module notifier: tears the registration down when its module goes away.
+    ///
+    /// # Safety
+    ///
+    /// Called by the module notifier chain, with `nb` the `nb` of a [`Teardown`] on the chain.
+    unsafe extern "C" fn module_going(
+        nb: *mut bindings::notifier_block,
+        state: c_ulong,
+        module: *mut c_void,
+    ) -> c_int {
+        let done = bindings::NOTIFY_DONE as c_int;
+        if state != bindings::module_state_MODULE_STATE_GOING as c_ulong {
+            return done;
+        }
+        // SAFETY: `nb` is the `nb` of a live `Teardown`: it is on the chain only while its
+        // `Teardown` is (type invariant).
+        let this = unsafe { &*container_of!(Opaque::cast_from(nb), Self, nb) };
+        if this.owner.load(Relaxed) != module as usize {
+            return done;
+        }
+        // SAFETY: `parent` is valid: it is bound or, if it is being unbound, the devres core
+        // is running the action, which needs it.
+        let removed = unsafe {
+            bindings::devm_remove_action_nowarn(
+                this.parent,
+                Some(Self::action),
+                core::ptr::from_ref(this).cast_mut().cast(),
+            )
+        };
+        if removed == 0 {
+            // SAFETY: Taking the action off the device made running `run` ours (type
+            // invariant).
+            unsafe { (this.run)(this.payload) };
+            this.owner.store(0, Relaxed);
+        } else {
+            // The devres core is running the action: wait until the module's code has
+            // returned. The action leaves the chain only after this call returns.
+            this.ran.wait_for_completion();
+        }
+        done
     }
 }
 
-// SAFETY: `Registration` offers no access to shared state; dropping it on another thread only
-// runs the device-managed teardown.
-unsafe impl<T: KmsDriver> Sync for Registration<'_, T> {}
-
-// SAFETY: Registration and shutdown can happen on any thread.
-unsafe impl<T: KmsDriver> Send for Registration<'_, T> {}
+// SAFETY: The raw pointers are only passed to C functions that may run on any thread; `owner`
+// is atomic and `ran` a completion.
+unsafe impl Send for Teardown {}
+// SAFETY: As above; shared access reads `parent`, `payload` and `run`, which are not changed
+// once the teardown is installed.
+unsafe impl Sync for Teardown {}
 
 /// Every mode configuration the checks of [`ModeConfig::finish`] and of the object constructors
 /// refuse, each shown refused, and the smallest one they accept.
@@ -749,10 +1006,22 @@ mod tests {
 
     struct TestDriver;
 
+    /// How many [`TestData`] were dropped.
+    static DROPPED: Atomic<u32> = Atomic::new(0);
+
+    /// Registration data that counts its drops.
+    struct TestData;
+
+    impl Drop for TestData {
+        fn drop(&mut self) {
+            DROPPED.add(1, Relaxed);
+        }
+    }
+
     #[vtable]
     impl drm::Driver for TestDriver {
         type Data = ();
-        type RegistrationData<'a> = ();
+        type RegistrationData<'a> = TestData;
         type File = PlainFile<Self>;
         type Object = gem::shmem::Object<PlainObject<Self>>;
         type ParentDevice<Ctx: DeviceContext> = faux::Device<Ctx>;
@@ -796,18 +1065,12 @@ mod tests {
         }
     }
 
-    /// A CRTC with a vblank interrupt of its own (the software timer is a helper of its own,
-    /// `vblank_helper`, which rbochs and the sample use).
     struct TestCrtc(u32);
 
     #[vtable]
     impl DriverCrtc for TestCrtc {
         type Driver = TestDriver;
-        type Vblank = crtc::VblankIrq;
-
-        fn enable_vblank(_crtc: &Crtc<Self>, _dev: &drm::Device<TestDriver, Ioctl>) -> Result {
-            Ok(())
-        }
+        type Vblank = vblank_helper::VblankTimer;
     }
 
     struct TestConnector(u32);
@@ -879,7 +1142,8 @@ mod tests {
         let (reg, mc) = setup(c"kunit_kms_core")?;
         let fdev: &faux::Device<crate::device::Bound> = reg.as_ref();
         // SAFETY: The registration is dropped, not leaked, if it is made at all.
-        let ret = unsafe { drm::Registration::new(fdev.as_ref(), mc.drm, Ok::<(), Error>(()), 0) };
+        let ret =
+            unsafe { drm::Registration::new(fdev.as_ref(), mc.drm, Ok::<_, Error>(TestData), 0) };
         assert!(ret.is_err_and(|e| e == EINVAL));
         Ok(())
     }
@@ -961,6 +1225,126 @@ mod tests {
         let primary = plane(&mc, PlaneType::Primary)?;
         Crtc::new(&mc, primary, Ok(TestCrtc(0)))?;
         assert!(Crtc::new(&mc, primary, Ok(TestCrtc(0))).is_err_and(|e| e == EBUSY));
+        Ok(())
+    }
+
+    /// A complete configuration: one plane, CRTC, encoder and connector.
+    fn complete(mc: ModeConfig<TestDriver>) -> Result<ConfiguredDevice<TestDriver>> {
+        let crtc = Crtc::new(&mc, plane(&mc, PlaneType::Primary)?, Ok(TestCrtc(0)))?;
+        output(&mc, crtc.mask())?;
+        mc.finish()
+    }
+
+    fn test_data(_parent: &faux::Device<crate::device::Bound>) -> Result<Pin<KBox<TestData>>> {
+        KBox::pin_init(Ok::<_, Error>(TestData), GFP_KERNEL)
+    }
+
+    #[test]
+    fn suspend_and_resume_pair_up() -> Result {
+        let (reg, mc) = setup(c"kunit_kms_pm")?;
+        let configured = complete(mc)?;
+        let kms = Registration::new(reg.as_ref(), configured, test_data, 0)?;
+        // `drm_mode_config_helper_resume()` warns without a saved state.
+        assert!(kms.resume().is_err_and(|e| e == EINVAL));
+        kms.suspend()?;
+        // A second save would overwrite (and leak) the first.
+        assert!(kms.suspend().is_err_and(|e| e == EBUSY));
+        kms.resume()?;
+        assert!(kms.resume().is_err_and(|e| e == EINVAL));
+        Ok(())
+    }
+
+    #[test]
+    fn leaked_registration_is_torn_down_at_unbind() -> Result {
+        let (reg, mc) = setup(c"kunit_kms_leak")?;
+        let configured = complete(mc)?;
+        let before = DROPPED.load(Relaxed);
+        core::mem::forget(Registration::new(reg.as_ref(), configured, test_data, 0)?);
+        assert_eq!(DROPPED.load(Relaxed), before);
+        // Unbinding the parent runs the teardown, which drops the registration data.
+        drop(reg);
+        assert_eq!(DROPPED.load(Relaxed), before + 1);
+        Ok(())
+    }
+
+    #[test]
+    fn dropped_registration_is_torn_down() -> Result {
+        let (reg, mc) = setup(c"kunit_kms_drop")?;
+        let configured = complete(mc)?;
+        let before = DROPPED.load(Relaxed);
+        drop(Registration::new(reg.as_ref(), configured, test_data, 0)?);
+        assert_eq!(DROPPED.load(Relaxed), before + 1);
+        drop(reg);
+        assert_eq!(DROPPED.load(Relaxed), before + 1);
+        Ok(())
+    }
+
+    #[test]
+    fn registration_on_another_parent_refused() -> Result {
+        let (reg, mc) = setup(c"kunit_kms_parent")?;
+        let other = faux::Registration::new(c"kunit_kms_other", None)?;
+        let configured = complete(mc)?;
+        let ret = Registration::new(other.as_ref(), configured, test_data, 0);
+        assert!(ret.is_err_and(|e| e == EINVAL));
+        drop(reg);
+        Ok(())
+    }
+
+    /// Formats, one per bit of the C plane's `u64` format mask, and one more.
+    static TOO_MANY_FORMATS: [Format; 65] = [Format::XRGB8888; 65];
+
+    #[test]
+    fn plane_format_count_checked() -> Result {
+        let (_reg, mc) = setup(c"kunit_kms_formats")?;
+        let new = |formats: &'static [Format]| {
+            Plane::new(
+                &mc,
+                PlaneType::Overlay,
+                formats,
+                Ok(TestPlane(PlaneType::Overlay)),
+            )
+        };
+        assert!(new(&[]).is_err_and(|e| e == EINVAL));
+        assert!(new(&TOO_MANY_FORMATS).is_err_and(|e| e == EINVAL));
+        new(&TOO_MANY_FORMATS[..64])?;
+        Ok(())
+    }
+
+    #[test]
+    fn thirty_third_plane_and_encoder_refused() -> Result {
+        let (_reg, mc) = setup(c"kunit_kms_room")?;
+        for _ in 0..32 {
+            plane(&mc, PlaneType::Overlay)?;
+            Encoder::new(&mc, EncoderType::VIRTUAL, crtc::CrtcMask::default())?;
+        }
+        assert!(plane(&mc, PlaneType::Overlay).is_err_and(|e| e == ENOSPC));
+        let encoder = Encoder::new(&mc, EncoderType::VIRTUAL, crtc::CrtcMask::default());
+        assert!(encoder.is_err_and(|e| e == ENOSPC));
+        Ok(())
+    }
+
+    #[test]
+    fn extra_primary_plane_refused() -> Result {
+        // `drm_mode_config_validate()` warns unless there are as many primary planes as CRTCs.
+        let (_reg, mc) = setup(c"kunit_kms_primaries")?;
+        let crtc = Crtc::new(&mc, plane(&mc, PlaneType::Primary)?, Ok(TestCrtc(0)))?;
+        plane(&mc, PlaneType::Primary)?.set_possible_crtcs(&mc, crtc.mask())?;
+        output(&mc, crtc.mask())?;
+        assert!(refused(mc));
+        Ok(())
+    }
+
+    #[test]
+    fn primary_plane_must_be_usable_on_its_crtc() -> Result {
+        // A primary plane given another CRTC before its own keeps only that one, which
+        // `drm_mode_config_validate()` warns about.
+        let (_reg, mc) = setup(c"kunit_kms_primary_crtcs")?;
+        let first = Crtc::new(&mc, plane(&mc, PlaneType::Primary)?, Ok(TestCrtc(0)))?;
+        let primary = plane(&mc, PlaneType::Primary)?;
+        primary.set_possible_crtcs(&mc, first.mask())?;
+        let second = Crtc::new(&mc, primary, Ok(TestCrtc(1)))?;
+        output(&mc, first.mask() | second.mask())?;
+        assert!(refused(mc));
         Ok(())
     }
 

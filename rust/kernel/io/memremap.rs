@@ -10,6 +10,19 @@
 //! than with MMIO accessors. Which policy is right depends on who else reads the memory and how:
 //! memory that another agent reads through a cacheable mapping (a hypervisor, say) must be mapped
 //! write-back here, or the two aliases are not coherent on architectures such as arm64.
+//!
+//! # Prior art
+//!
+//! The `io_mem` module of the Rust-for-Linux branch and Asahi Linux's tree mapped MMIO with
+//! `IoMem` (`ioremap()`); upstream's [`kernel::io::mem`](super::mem) does so under `Devres`.
+//! Asahi's tree also maps non-MMIO memory with `memremap()`, as `Mem` with a set of `MemFlags`
+//! tried in order. [`MemRemap`] covers the same memory but differs in three ways: it borrows
+//! the bound device, so it cannot outlive the binding; it takes one [`CachePolicy`], because a
+//! caller that must match another agent's mapping (the arm64 case above) has to know which
+//! attribute it got; and it hands out bounds-checked block copies rather than only a raw
+//! pointer, so a driver can write to the memory without `unsafe`. As there, making a mapping of
+//! an arbitrary range is `unsafe`; drivers get theirs from their bus. The C precedent for mapping
+//! a hypervisor's VRAM write-back is `hyperv_drm` (`ioremap_cache()`).
 
 use crate::{
     bindings,
@@ -43,7 +56,10 @@ impl CachePolicy {
 /// A `memremap()` mapping of a physical range, unmapped on drop.
 ///
 /// The lifetime ties the mapping to a bound device, so it cannot outlive the binding that owns
-/// the memory.
+/// the memory. Drivers get one from their bus, for a resource of theirs (e.g.
+/// [`pci::Device::memremap_bar`](crate::pci::Device::memremap_bar)); [`MemRemap::new`] itself
+/// is `unsafe`, as nothing in its arguments shows that the range is device memory the caller
+/// owns rather than, say, system RAM in use by the kernel.
 ///
 /// # Invariants
 ///
@@ -64,8 +80,12 @@ unsafe impl Sync for MemRemap<'_> {}
 impl<'a> MemRemap<'a> {
     /// Maps `size` bytes of physical memory at `start` with `policy`.
     ///
-    /// The caller's driver should own the range (e.g. through a requested PCI region).
-    pub fn new(
+    /// # Safety
+    ///
+    /// The range is memory of `dev` that the caller owns (e.g. a requested PCI region of it)
+    /// for as long as the mapping exists: nothing else in the kernel uses it as memory of its
+    /// own, so writes through the mapping cannot corrupt it.
+    pub unsafe fn new(
         dev: &'a Device<Bound>,
         start: ResourceSize,
         size: usize,
@@ -74,7 +94,8 @@ impl<'a> MemRemap<'a> {
         if size == 0 {
             return Err(EINVAL);
         }
-        // SAFETY: `memremap()` validates the range and fails with NULL if it cannot map it.
+        // SAFETY: `memremap()` fails with NULL if it cannot map the range; the caller owns the
+        // range, so mapping it (and later writing through the mapping) affects nobody else.
         let addr = unsafe { bindings::memremap(start, size, policy.flags()) };
         let addr = NonNull::new(addr.cast::<u8>()).ok_or(ENOMEM)?;
         // INVARIANT: `addr` maps `size` bytes with `policy`.

@@ -5,6 +5,7 @@
 use super::Device;
 use crate::{
     bindings, device,
+    ffi::c_ulong,
     io::memremap::{
         CachePolicy,
         MemRemap, //
@@ -38,6 +39,13 @@ impl<'a> MemBar<'a> {
         if len == 0 {
             return Err(ENODEV);
         }
+        // An I/O port BAR's "start" is a port number, not a physical address.
+        // SAFETY: `pdev` is a valid PCI device and `bar` a valid BAR index (checked by
+        // `resource_start()` above). The flags of a bound device's BARs do not change.
+        let flags = unsafe { (*pdev.as_raw()).resource[bar as usize].flags };
+        if flags & bindings::IORESOURCE_MEM as c_ulong == 0 {
+            return Err(EINVAL);
+        }
         let num = i32::try_from(bar)?;
 
         // SAFETY: `pdev` is a valid, bound PCI device and `num` a valid BAR index (checked by
@@ -45,7 +53,9 @@ impl<'a> MemBar<'a> {
         if unsafe { bindings::pci_request_region(pdev.as_raw(), num, name.as_char_ptr()) } != 0 {
             return Err(EBUSY);
         }
-        match MemRemap::new(pdev.as_ref(), start, len, policy) {
+        // SAFETY: The range is memory BAR `num` of `pdev`, requested above for this driver;
+        // the request is released only after the mapping is dropped (`Drop`).
+        match unsafe { MemRemap::new(pdev.as_ref(), start, len, policy) } {
             Ok(map) => Ok(Self {
                 pdev,
                 map: ManuallyDrop::new(map),

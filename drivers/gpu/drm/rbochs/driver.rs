@@ -6,6 +6,7 @@ use kernel::{
     aperture,
     debugfs,
     device::{
+        Bound,
         Core,
         DeviceContext, //
     },
@@ -161,9 +162,6 @@ impl pci::Driver for RbochsPciDriver {
         aperture::remove_conflicting_pci_devices(pdev, INFO.name)?;
         pdev.enable_device_mem()?;
 
-        let policy = hw::vram_policy(crate::module_parameters::vram_cache.value());
-        let (hw, vram_size) = Hw::new(pdev, policy)?;
-
         let mc =
             kms::ModeConfig::init(drm::UnregisteredDevice::<RbochsDriver>::new(pdev, Ok(()))?)?;
         let plane = Plane::new(&mc, PlaneType::Primary, &FORMATS, Ok(Primary))?;
@@ -173,21 +171,31 @@ impl pci::Driver for RbochsPciDriver {
         mc.attach_encoder(connector, encoder)?;
         let drm = mc.finish()?;
 
-        let stats = Stats {
-            policy: Some(policy),
-            vram_size,
-            double_buffer: crate::module_parameters::double_buffer.value(),
-            ..Default::default()
-        };
-        let dir_name = CString::try_from_fmt(fmt!("rbochs-{}", pdev.as_ref().name()))?;
-        let dir = debugfs::Dir::new(&dir_name);
-        let reg_data = try_pin_init!(RegData {
-            hw,
-            frames <- new_mutex!(Frames::default()),
-            stats <- dir.read_callback_file(c"state", stats, &Stats::show),
-        });
-
-        let reg = kms::Registration::new(pdev.as_ref(), drm, reg_data, 0)?;
+        let policy = hw::vram_policy(crate::module_parameters::vram_cache.value());
+        let double_buffer = crate::module_parameters::double_buffer.value();
+        let bound: &pci::Device<Bound> = pdev;
+        let reg = kms::Registration::new(
+            bound,
+            drm,
+            |pdev| {
+                let (hw, vram_size) = Hw::new(pdev, policy)?;
+                let stats = Stats {
+                    policy: Some(policy),
+                    vram_size,
+                    double_buffer,
+                    ..Default::default()
+                };
+                let dir_name = CString::try_from_fmt(fmt!("rbochs-{}", pdev.as_ref().name()))?;
+                let dir = debugfs::Dir::new(&dir_name);
+                let reg_data = try_pin_init!(RegData {
+                    hw,
+                    frames <- new_mutex!(Frames::default()),
+                    stats <- dir.read_callback_file(c"state", stats, &Stats::show),
+                });
+                KBox::pin_init(reg_data, GFP_KERNEL)
+            },
+            0,
+        )?;
         Ok(RbochsPciData { reg })
     }
 

@@ -152,11 +152,13 @@ impl<T: DriverConnector> Connector<T> {
             // SAFETY: `raw` is a valid allocation.
             let connector = unsafe { Opaque::cast_into(&raw const (*raw).connector) };
             // SAFETY: The device is unregistered with an initialised mode configuration;
-            // `connector` is zeroed memory; the vtable is `'static`.
+            // `connector` is zeroed memory. The vtables are constants of the module that makes
+            // the device, which outlive it: a registered device is torn down before its module
+            // goes away (`Registration`), an unregistered one is only used by its maker.
             to_result(unsafe {
                 bindings::drm_connector_init(mc.as_raw(), connector, &Self::FUNCS, kind.0 as i32)
             })?;
-            // SAFETY: `connector` is initialised; the helper vtable is `'static`.
+            // SAFETY: `connector` is initialised; the helper vtable outlives the device (as above).
             unsafe {
                 bindings::drm_connector_helper_add(connector, &Self::HELPER_FUNCS);
                 bindings::drm_connector_attach_edid_property(connector);
@@ -317,10 +319,14 @@ impl ModeProbe<'_> {
         None
     }
 
-    /// Adds a VESA CVT mode of `width` x `height` at `refresh` Hz (`drm_cvt_mode()`).
+    /// Adds a VESA CVT mode of `width` x `height` at `refresh` Hz (`drm_cvt_mode()`; 0 Hz
+    /// stands for 60).
     ///
-    /// Fails with `EINVAL` if no such mode can be made.
+    /// Fails with `EINVAL`, adding nothing, if no such mode can be made: see [`cvt_supported`].
     pub fn add_cvt_mode(&mut self, width: u16, height: u16, refresh: u16) -> Result {
+        if !cvt_supported(width, height, refresh) {
+            return Err(EINVAL);
+        }
         // SAFETY: The connector is valid and belongs to its device.
         let dev = unsafe { (*self.connector).dev };
         // SAFETY: `dev` is valid; the mode is newly allocated or NULL.
@@ -350,6 +356,50 @@ impl ModeProbe<'_> {
         // SAFETY: The connector is valid and the mode configuration locked.
         unsafe { bindings::drm_set_preferred_mode(self.connector, c(width), c(height)) };
     }
+}
+
+/// Whether `drm_cvt_mode()` computes a mode of `width` x `height` at `refresh` Hz (0 for 60)
+/// with the normal blanking [`ModeProbe::add_cvt_mode`] asks for.
+///
+/// The C function divides by the line period it estimates from the height and the refresh
+/// rate (in ns, in `int` arithmetic): at high rates it reaches zero (a division by zero), at
+/// very low ones its blanking arithmetic wraps. Accepted are widths of at least one character
+/// cell (8 pixels; narrower ones round to 0), any height, and rates whose line period lies
+/// between 1 ns and 100 µs.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::drm::kms::connector::cvt_supported;
+///
+/// assert!(cvt_supported(640, 480, 60));
+/// assert!(cvt_supported(640, 480, 0));
+/// assert!(cvt_supported(8192, 8192, 240));
+/// // A zero line period (a division by zero in C).
+/// assert!(!cvt_supported(640, 480, 1818));
+/// assert!(!cvt_supported(640, 480, u16::MAX));
+/// // A line period of seconds.
+/// assert!(!cvt_supported(640, 1, 1));
+/// assert!(!cvt_supported(7, 480, 60));
+/// assert!(!cvt_supported(640, 0, 60));
+/// ```
+pub fn cvt_supported(width: u16, height: u16, refresh: u16) -> bool {
+    /// `CVT_MIN_VSYNC_BP`: the least vertical sync and back porch time, in µs.
+    const MIN_VSYNC_BP: i64 = 550;
+    /// `CVT_MIN_V_PORCH`: the least vertical front porch, in lines.
+    const MIN_V_PORCH: i64 = 3;
+    if width < 8 || height == 0 {
+        return false;
+    }
+    let rate = if refresh == 0 { 60 } else { i64::from(refresh) };
+    // `hperiod` of `drm_cvt_mode()`, without margins or interlace.
+    let frame = 1000 * 1_000_000 - MIN_VSYNC_BP * 1000 * rate;
+    let lines = (i64::from(height) + MIN_V_PORCH) * 2;
+    if frame <= 0 {
+        return false;
+    }
+    let hperiod = frame * 2 / (lines * rate);
+    (1..=100_000).contains(&hperiod)
 }
 
 /// An EDID read from a display (`struct drm_edid`), freed on drop.

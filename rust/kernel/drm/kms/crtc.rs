@@ -4,9 +4,9 @@
 //!
 //! C header: [`include/drm/drm_crtc.h`](srctree/include/drm/drm_crtc.h)
 //!
-//! A CRTC's vblank events come from the source its driver names in [`DriverCrtc::Vblank`]: its
-//! own interrupt ([`VblankIrq`]) or, for hardware without one, the
-//! [`VblankTimer`](super::vblank_helper::VblankTimer) helper. Vblank handling is switched on and
+//! A CRTC's vblank events come from the source its driver names in [`DriverCrtc::Vblank`]; the
+//! only one so far is the [`VblankTimer`](super::vblank_helper::VblankTimer) helper, for
+//! hardware without a vblank interrupt. Vblank handling is switched on and
 //! off with the CRTC and arms the commit's event at flush (the hooks of
 //! `DRM_CRTC_HELPER_VBLANK_FUNCS`); [`ModeConfig::finish`] sets it up for every CRTC.
 
@@ -39,26 +39,10 @@ use core::ptr;
 
 /// Where a CRTC's vblank events come from.
 ///
-/// Implemented by [`VblankIrq`], the driver's own vblank interrupt, and by
-/// [`VblankTimer`](super::vblank_helper::VblankTimer), the software timer of
-/// `drm_vblank_helper.c`.
+/// Implemented by [`VblankTimer`](super::vblank_helper::VblankTimer), the software timer of
+/// `drm_vblank_helper.c`. (A source for a driver's own vblank interrupt is left for the first
+/// driver that has one: its hooks run with interrupts off, under the vblank lock.)
 pub trait Vblank: private::Sealed {}
-
-/// Vblank events from the driver's vblank interrupt: the driver switches it on and off in
-/// [`DriverCrtc::enable_vblank`] and [`DriverCrtc::disable_vblank`], and its interrupt handler
-/// reports each vblank with [`Registration::handle_vblank`](super::Registration::handle_vblank).
-pub struct VblankIrq;
-
-impl Vblank for VblankIrq {}
-
-impl private::Sealed for VblankIrq {
-    const FUNCS: bindings::drm_crtc_funcs = pin_init::zeroed();
-    const DRIVER_HOOKS: bool = true;
-
-    fn mode_valid(_mode: &DisplayMode) -> ModeStatus {
-        ModeStatus::OK
-    }
-}
 
 pub(crate) mod private {
     use super::*;
@@ -68,9 +52,6 @@ pub(crate) mod private {
         /// The vblank members of `struct drm_crtc_funcs` (`enable_vblank`, `disable_vblank`,
         /// `get_vblank_timestamp`); all others are `None`.
         const FUNCS: bindings::drm_crtc_funcs;
-
-        /// Whether `enable_vblank` and `disable_vblank` are the driver's hooks.
-        const DRIVER_HOOKS: bool = false;
 
         /// Whether the source can pace `mode`.
         fn mode_valid(mode: &DisplayMode) -> ModeStatus;
@@ -101,16 +82,6 @@ pub trait DriverCrtc: Send + Sync + Sized {
         _state: &CrtcState,
     ) {
     }
-
-    /// Switches the vblank interrupt on, for a CRTC whose [`DriverCrtc::Vblank`] is
-    /// [`VblankIrq`]; the default fails with `EOPNOTSUPP`.
-    fn enable_vblank(_crtc: &Crtc<Self>, _dev: &drm::Device<Self::Driver, Ioctl>) -> Result {
-        Err(EOPNOTSUPP)
-    }
-
-    /// Switches the vblank interrupt off, for a CRTC whose [`DriverCrtc::Vblank`] is
-    /// [`VblankIrq`].
-    fn disable_vblank(_crtc: &Crtc<Self>, _dev: &drm::Device<Self::Driver, Ioctl>) {}
 
     /// Turns the output on. Vblank events are switched on afterwards.
     fn atomic_enable(_crtc: &Crtc<Self>, _dev: &drm::Device<Self::Driver, Ioctl>) {}
@@ -154,16 +125,6 @@ impl<T: DriverCrtc> Crtc<T> {
         atomic_create_state: Some(bindings::drm_atomic_helper_crtc_create_state),
         atomic_duplicate_state: Some(bindings::drm_atomic_helper_crtc_duplicate_state),
         atomic_destroy_state: Some(bindings::drm_atomic_helper_crtc_destroy_state),
-        enable_vblank: if <T::Vblank as private::Sealed>::DRIVER_HOOKS {
-            Some(Self::enable_vblank_callback)
-        } else {
-            <T::Vblank as private::Sealed>::FUNCS.enable_vblank
-        },
-        disable_vblank: if <T::Vblank as private::Sealed>::DRIVER_HOOKS {
-            Some(Self::disable_vblank_callback)
-        } else {
-            <T::Vblank as private::Sealed>::FUNCS.disable_vblank
-        },
         ..<T::Vblank as private::Sealed>::FUNCS
     };
 
@@ -209,7 +170,8 @@ impl<T: DriverCrtc> Crtc<T> {
             let crtc = unsafe { Opaque::cast_into(&raw const (*raw).crtc) };
             // SAFETY: The device is unregistered with an initialised mode configuration (`mc`);
             // `crtc` is zeroed memory; `primary` is a primary plane of this device that no other
-            // CRTC uses (checked above); the vtable is `'static`.
+            // CRTC uses (checked above). The vtables outlive the device, as a connector's do
+            // (`Connector::new`).
             to_result(unsafe {
                 bindings::drm_crtc_init_with_planes(
                     mc.as_raw(),
@@ -220,7 +182,7 @@ impl<T: DriverCrtc> Crtc<T> {
                     ptr::null(),
                 )
             })?;
-            // SAFETY: `crtc` is initialised; the helper vtable is `'static`.
+            // SAFETY: `crtc` is initialised; the helper vtable outlives the device (as above).
             unsafe { bindings::drm_crtc_helper_add(crtc, &Self::HELPER_FUNCS) };
             Ok(())
         };
@@ -336,19 +298,6 @@ impl<T: DriverCrtc> Crtc<T> {
         T::atomic_flush(this, dev, old, new);
         // SAFETY: As above; vblank was initialised for the CRTC.
         unsafe { bindings::drm_crtc_vblank_atomic_flush(crtc, state) };
-    }
-
-    extern "C" fn enable_vblank_callback(crtc: *mut bindings::drm_crtc) -> c_int {
-        // SAFETY: `crtc` belongs to a `Crtc<T>`; vblank interrupts are requested (through
-        // `drm_crtc_vblank_get()`) by commits and vblank ioctls, on registered devices.
-        let (this, dev) = unsafe { (Self::from_raw(crtc), Self::ioctl_dev(crtc)) };
-        from_result(|| T::enable_vblank(this, dev).map(|()| 0))
-    }
-
-    extern "C" fn disable_vblank_callback(crtc: *mut bindings::drm_crtc) {
-        // SAFETY: As in `enable_vblank_callback`.
-        let (this, dev) = unsafe { (Self::from_raw(crtc), Self::ioctl_dev(crtc)) };
-        T::disable_vblank(this, dev);
     }
 
     extern "C" fn atomic_enable_callback(

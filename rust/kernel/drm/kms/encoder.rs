@@ -43,15 +43,19 @@ impl Encoder {
 
     /// Creates an encoder of `kind` that the CRTCs in `possible_crtcs` can feed (see
     /// [`super::crtc::Crtc::mask`]).
+    ///
+    /// Fails with `ENOSPC` for a 33rd encoder.
     pub fn new<'a, T: KmsDriver>(
         mc: &'a ModeConfig<T>,
         kind: EncoderType,
         possible_crtcs: CrtcMask,
     ) -> Result<&'a Self> {
+        mc.check_room("encoder", |config| config.num_encoder)?;
         let register = |raw: *mut Opaque<bindings::drm_encoder>| {
             let raw = Opaque::cast_into(raw);
             // SAFETY: The device is unregistered with an initialised mode configuration; `raw`
-            // is zeroed memory; the vtable is `'static`.
+            // is zeroed memory. The vtable outlives the device, as a connector's do
+            // (`Connector::new`).
             to_result(unsafe {
                 bindings::drm_encoder_init(
                     mc.as_raw(),

@@ -213,12 +213,20 @@ impl<T: DriverPlane> Plane<T> {
     ///
     /// A primary plane can be used by the CRTC created with it ([`super::crtc::Crtc::new`]);
     /// other planes by the CRTCs given to [`Plane::set_possible_crtcs`].
+    ///
+    /// Fails with `EINVAL` for no formats or more than 64 (the DRM core keeps a format per bit
+    /// of a `u64`), and with `ENOSPC` for a 33rd plane.
     pub fn new<'a>(
         mc: &'a ModeConfig<T::Driver>,
         kind: PlaneType,
         formats: &'static [Format],
         init: impl PinInit<T, Error>,
     ) -> Result<&'a Self> {
+        if formats.is_empty() || formats.len() > 64 {
+            dev_err!(mc.parent(), "a plane with {} formats\n", formats.len());
+            return Err(EINVAL);
+        }
+        mc.check_room("plane", |config| config.num_total_plane)?;
         let init = try_pin_init!(Self {
             plane <- Opaque::init_zeroed(),
             state_data <- <T::State as private::Sealed>::plane_data(),
@@ -229,7 +237,8 @@ impl<T: DriverPlane> Plane<T> {
             let plane = unsafe { Opaque::cast_into(&raw const (*raw).plane) };
             // SAFETY: The device is unregistered and its mode configuration initialised (`mc`);
             // `plane` is zeroed memory; `formats` (of the transparent `Format`, hence `u32`
-            // codes) and the vtable are `'static`.
+            // codes) are `'static`. The vtables outlive the device, as a connector's do
+            // (`Connector::new`).
             to_result(unsafe {
                 bindings::drm_universal_plane_init(
                     mc.as_raw(),
@@ -243,7 +252,7 @@ impl<T: DriverPlane> Plane<T> {
                     ptr::null(),
                 )
             })?;
-            // SAFETY: `plane` is initialised; the helper vtable is `'static`.
+            // SAFETY: `plane` is initialised; the helper vtable outlives the device (as above).
             unsafe {
                 bindings::drm_plane_helper_add(plane, &Self::HELPER_FUNCS);
                 bindings::drm_plane_enable_fb_damage_clips(plane);

@@ -37,8 +37,7 @@ use kernel::{
                 CheckFlag,
                 DriverPlane,
                 Plane,
-                PlaneCheck,
-                ScanoutBuffer, //
+                PlaneCheck, //
             },
             vblank_helper::VblankTimer,
             ModeStatus, //
@@ -148,6 +147,8 @@ impl DriverPlane for Primary {
     type Driver = RbochsDriver;
     type State = ShadowPlaneState;
 
+    const PANIC_SCANOUT: bool = true;
+
     fn atomic_check(
         _plane: &Plane<Self>,
         dev: &drm::Device<RbochsDriver, Ioctl>,
@@ -168,7 +169,7 @@ impl DriverPlane for Primary {
     }
 
     fn atomic_update(
-        _plane: &Plane<Self>,
+        plane: &Plane<Self>,
         dev: &drm::Device<RbochsDriver, Ioctl>,
         old: &ShadowPlaneState,
         new: &ShadowPlaneState,
@@ -221,22 +222,15 @@ impl DriverPlane for Primary {
                 stats.flips.fetch_add(1, Ordering::Relaxed);
             }
             frames.shown_now(frame, damage);
+            // drm_panic draws into the frame on screen.
+            let start = frame * frame_size;
+            if let Err(e) = plane.set_panic_scanout(dev, |data| Ok((&data.hw.vram, start, pitch))) {
+                pr_err_once!("no panic screen: {e:?}\n");
+            }
             stats.double.store(layout.double, Ordering::Relaxed);
             stats.frame_shown.store(frame as u32, Ordering::Relaxed);
             stats.copies.record(&done);
         });
-    }
-
-    fn get_scanout_buffer<'a>(
-        _plane: &Plane<Self>,
-        data: &'a RegData<'a>,
-        current: &ShadowPlaneState,
-        sb: &mut ScanoutBuffer<'a>,
-    ) -> Result {
-        let fb = current.fb().ok_or(ENODEV)?;
-        let frame = data.stats.frame_shown.load(Ordering::Relaxed) as usize;
-        let start = frame * fb.pitch(0) as usize * fb.height() as usize;
-        sb.set(fb, &data.hw.vram, start, fb.pitch(0))
     }
 }
 

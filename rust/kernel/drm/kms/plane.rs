@@ -30,12 +30,15 @@ use crate::{
     impl_flags,
     io::memremap::MemRemap,
     prelude::*,
+    sync::atomic::{
+        Acquire,
+        Atomic,
+        Relaxed,
+        Release, //
+    },
     types::Opaque, //
 };
-use core::{
-    marker::PhantomData,
-    ptr, //
-};
+use core::ptr;
 
 /// `DRM_PLANE_NO_SCALING`: a 1:1 scaling factor in 16.16 fixed point.
 const NO_SCALING: i32 = 1 << 16;
@@ -145,21 +148,12 @@ pub trait DriverPlane: Send + Sync + Sized {
         new: &Self::State,
     );
 
-    /// Describes the memory scanned out now, for `drm_panic` to draw into; only planes that
-    /// implement it offer a panic screen.
+    /// Whether `drm_panic` may draw on this plane: into the memory the driver records as being
+    /// on screen with [`Plane::set_panic_scanout`], in the format of the plane's current
+    /// framebuffer.
     ///
-    /// Runs in panic context: no sleeping, no locks. `data` is the registration data of the
-    /// device: `sb` can only describe memory borrowed from it, which stays valid for as long
-    /// as `drm_panic` may draw. `current` is the plane's current state, read without locks as
-    /// the panic handler does.
-    fn get_scanout_buffer<'a>(
-        _plane: &Plane<Self>,
-        _data: &'a <Self::Driver as drm::Driver>::RegistrationData<'a>,
-        _current: &Self::State,
-        _sb: &mut ScanoutBuffer<'a>,
-    ) -> Result {
-        Err(ENODEV)
-    }
+    /// No driver code runs in panic context: the panic handler only reads what was recorded.
+    const PANIC_SCANOUT: bool = false;
 }
 
 /// A plane (`struct drm_plane`) with driver data `T`.
@@ -177,6 +171,8 @@ pub struct Plane<T: DriverPlane> {
     /// What the state type keeps per plane.
     #[pin]
     state_data: <T::State as private::Sealed>::PlaneData,
+    /// What `drm_panic` draws into.
+    panic: PanicScanout,
     #[pin]
     inner: T,
 }
@@ -198,7 +194,7 @@ impl<T: DriverPlane> Plane<T> {
         end_fb_access: <T::State as private::Sealed>::END_FB_ACCESS,
         atomic_check: Some(Self::atomic_check_callback),
         atomic_update: Some(Self::atomic_update_callback),
-        get_scanout_buffer: if T::HAS_GET_SCANOUT_BUFFER {
+        get_scanout_buffer: if T::PANIC_SCANOUT {
             Some(Self::get_scanout_buffer_callback)
         } else {
             None
@@ -230,6 +226,7 @@ impl<T: DriverPlane> Plane<T> {
         let init = try_pin_init!(Self {
             plane <- Opaque::init_zeroed(),
             state_data <- <T::State as private::Sealed>::plane_data(),
+            panic: PanicScanout::new(),
             inner <- init,
         });
         let register = |raw: *mut Self| {
@@ -330,6 +327,41 @@ impl<T: DriverPlane> Plane<T> {
         }
     }
 
+    /// Records where the plane's image is on screen, for `drm_panic` to draw into (for planes
+    /// with [`DriverPlane::PANIC_SCANOUT`]): `locate` gets the registration data of `dev` and
+    /// returns the memory scanned out, the offset of the image in it and its bytes per line.
+    ///
+    /// The memory is borrowed from the registration data (or is `'static`), which outlives
+    /// every point where the panic handler can run: the handler is removed when the device is
+    /// unregistered, before the registration data is dropped. A mapping made for the call does
+    /// not compile:
+    ///
+    /// ```ignore,compile_fail
+    /// plane.set_panic_scanout(dev, |data| {
+    ///     let local = data.bar.memremap(CachePolicy::WriteBack)?;
+    ///     // error[E0515]: cannot return value referencing local variable `local`
+    ///     Ok((&local, 0, pitch))
+    /// })
+    /// ```
+    ///
+    /// (`ignore`: the kernel's doctests cannot check `compile_fail`.)
+    ///
+    /// Fails with `ENODEV` if the device is being unplugged, with `EINVAL` if the plane has
+    /// recorded other memory before (a plane scans out of one memory), with `ERANGE` if the
+    /// offset is not below the memory's size or 4 GiB, or what `locate` fails with.
+    pub fn set_panic_scanout<F>(&self, dev: &drm::Device<T::Driver, Ioctl>, locate: F) -> Result
+    where
+        F: for<'a> FnOnce(
+            &'a <T::Driver as drm::Driver>::RegistrationData<'a>,
+        ) -> Result<(&'a MemRemap<'a>, usize, u32)>,
+    {
+        dev.with_registration_data(|data| {
+            let (mem, start, pitch) = locate(data)?;
+            self.panic.record(mem, start, pitch)
+        })
+        .ok_or(ENODEV)?
+    }
+
     /// # Safety
     ///
     /// `plane` must be a plane made by [`Plane::new`], whose device has been registered.
@@ -425,6 +457,12 @@ impl<T: DriverPlane> Plane<T> {
         sb: *mut bindings::drm_scanout_buffer,
     ) -> c_int {
         from_result(|| {
+            // SAFETY: `plane` belongs to a `Plane<T>` whose device is registered: the handler
+            // is only installed for registered devices.
+            let (this, dev) = unsafe { (Self::from_raw(plane), Self::ioctl_dev(plane)) };
+            // The registration data, and with it the memory recorded, stays alive while the
+            // guard is held (SRCU, usable in panic context).
+            let _guard = dev.registration_guard().ok_or(ENODEV)?;
             // SAFETY: `plane` is valid; in panic context its state is read without locks, as
             // the C helpers do.
             let current = unsafe { (*plane).state };
@@ -433,24 +471,92 @@ impl<T: DriverPlane> Plane<T> {
             }
             // SAFETY: A state of this plane.
             let current = unsafe { <T::State as private::Sealed>::from_raw(current) };
-            // SAFETY: `plane` belongs to a `Plane<T>` of a registered device.
-            let (this, dev) = unsafe { (Self::from_raw(plane), Self::ioctl_dev(plane)) };
-            let guard = dev.registration_guard().ok_or(ENODEV)?;
-            guard.registration_data_with(|data| {
-                // INVARIANT: `drm_panic` passes a buffer description to fill in, and reads it
-                // only during its dumper run (or debugfs trigger) that called this hook.
-                // `drm_dev_unregister()`, the first step of every teardown, removes the
-                // plane's dumper and its debugfs file and waits for a run in progress
-                // (`kmsg_dump_unregister()` waits for RCU readers), before the registration
-                // data, which `'a` borrows, can be dropped.
-                let mut sb = ScanoutBuffer {
-                    sb,
-                    _mem: PhantomData,
-                };
-                T::get_scanout_buffer(this, data, current, &mut sb)
-            })?;
+            let fb = current.as_ref().fb().ok_or(ENODEV)?;
+            let (vaddr, pitch) = this.panic.image(fb)?;
+            // SAFETY: `drm_panic` passes a buffer description to fill in.
+            let sb = unsafe { &mut *sb };
+            sb.format = fb.raw().format;
+            sb.width = fb.width();
+            sb.height = fb.height();
+            sb.pitch[0] = pitch;
+            // `is_iomem == false` selects the `vaddr` member of the union.
+            sb.map[0] = bindings::iosys_map {
+                __bindgen_anon_1: bindings::iosys_map__bindgen_ty_1 {
+                    vaddr: vaddr.cast(),
+                },
+                is_iomem: false,
+            };
             Ok(0)
         })
+    }
+}
+
+/// Where `drm_panic` draws for a plane: the memory on screen and the image's place in it, as
+/// recorded by [`Plane::set_panic_scanout`], read without locks by the panic handler.
+///
+/// # Invariants
+///
+/// `base` is 0 or the start of `size` bytes of memory that stays mapped as long as the device's
+/// registration data; both are set once (`size` first). `image` holds the offset of the image
+/// (high 32 bits, below `size`) and its pitch (low 32 bits), in one word so the handler never
+/// sees the offset of one record with the pitch of another.
+struct PanicScanout {
+    base: Atomic<usize>,
+    size: Atomic<usize>,
+    image: Atomic<u64>,
+}
+
+impl PanicScanout {
+    const fn new() -> Self {
+        Self {
+            base: Atomic::new(0),
+            size: Atomic::new(0),
+            image: Atomic::new(0),
+        }
+    }
+
+    /// Records that the image starts at `start` in `mem`, `pitch` bytes per line.
+    fn record(&self, mem: &MemRemap<'_>, start: usize, pitch: u32) -> Result {
+        let base = mem.as_ptr() as usize;
+        match self.base.load(Acquire) {
+            0 => {
+                // INVARIANT: `mem` is the registration data's (see `Plane::set_panic_scanout`);
+                // `size` is published before `base`, and neither changes again.
+                self.size.store(mem.size(), Relaxed);
+                self.base.store(base, Release);
+            }
+            b if b == base && self.size.load(Relaxed) == mem.size() => {}
+            _ => return Err(EINVAL),
+        }
+        let offset = u32::try_from(start).map_err(|_| ERANGE)?;
+        if start >= mem.size() {
+            return Err(ERANGE);
+        }
+        self.image
+            .store((u64::from(offset) << 32) | u64::from(pitch), Relaxed);
+        Ok(())
+    }
+
+    /// The address of the image of `fb` in the memory recorded, and its pitch, if the image
+    /// fits there (`ERANGE` otherwise); `ENODEV` if nothing was recorded.
+    fn image(&self, fb: &Framebuffer) -> Result<(*mut u8, u32)> {
+        let base = self.base.load(Acquire);
+        if base == 0 {
+            return Err(ENODEV);
+        }
+        let size = self.size.load(Relaxed);
+        let image = self.image.load(Relaxed);
+        let (start, pitch) = ((image >> 32) as usize, image as u32);
+        let end = (pitch as usize)
+            .checked_mul(fb.height() as usize)
+            .and_then(|len| len.checked_add(start))
+            .ok_or(ERANGE)?;
+        if end > size || u64::from(pitch) < u64::from(fb.width()) * u64::from(fb.cpp()) {
+            return Err(ERANGE);
+        }
+        // `start < end <= size`: the offset lies inside the memory, which is mapped (type
+        // invariant).
+        Ok(((base + start) as *mut u8, pitch))
     }
 }
 
@@ -638,74 +744,5 @@ impl<'a, S: State> PlaneCheck<'a, S> {
                 flags.contains(CheckFlag::CanUpdateDisabled),
             )
         })
-    }
-}
-
-/// The scanout buffer `drm_panic` draws into (`struct drm_scanout_buffer`), to be described
-/// with memory that lives for `'a`.
-///
-/// `'a` is the borrow of the registration data [`DriverPlane::get_scanout_buffer`] gets, so
-/// memory the hook maps for itself cannot be handed over:
-///
-/// ```ignore,compile_fail
-/// fn get_scanout_buffer<'a>(
-///     _plane: &Plane<Self>,
-///     data: &'a RegData<'a>,
-///     current: &ShadowPlaneState,
-///     sb: &mut ScanoutBuffer<'a>,
-/// ) -> Result {
-///     let fb = current.fb().ok_or(ENODEV)?;
-///     let local = data.bar.memremap(CachePolicy::WriteBack)?;
-///     // error[E0597]: `local` does not live long enough
-///     sb.set(fb, &local, fb.pitch(0))
-/// }
-/// ```
-///
-/// (`ignore`: the kernel's doctests cannot check `compile_fail`.)
-///
-/// # Invariants
-///
-/// `sb` is valid for writes for the hook call that got `self`; `drm_panic` reads the buffer
-/// description, and writes through it, only while memory borrowed for `'a` is alive.
-pub struct ScanoutBuffer<'a> {
-    sb: *mut bindings::drm_scanout_buffer,
-    _mem: PhantomData<&'a ()>,
-}
-
-impl<'a> ScanoutBuffer<'a> {
-    /// Describes `mem` from byte `start` as holding `fb`'s image with `pitch` bytes per line
-    /// (the frame on screen, where a driver has several).
-    ///
-    /// Fails with `ERANGE` if that image does not fit into `mem`.
-    pub fn set(
-        &mut self,
-        fb: &Framebuffer,
-        mem: &'a MemRemap<'_>,
-        start: usize,
-        pitch: u32,
-    ) -> Result {
-        let end = (pitch as usize)
-            .checked_mul(fb.height() as usize)
-            .and_then(|size| size.checked_add(start))
-            .ok_or(ERANGE)?;
-        if end > mem.size() || u64::from(pitch) < u64::from(fb.width()) * u64::from(fb.cpp()) {
-            return Err(ERANGE);
-        }
-        // SAFETY: `sb` is valid for writes (type invariant).
-        let sb = unsafe { &mut *self.sb };
-        sb.format = fb.raw().format;
-        sb.width = fb.width();
-        sb.height = fb.height();
-        sb.pitch[0] = pitch;
-        // `is_iomem == false` selects the `vaddr` member of the union. `mem` stays mapped for
-        // `'a`, for as long as `drm_panic` uses the description (type invariant).
-        sb.map[0] = bindings::iosys_map {
-            __bindgen_anon_1: bindings::iosys_map__bindgen_ty_1 {
-                // SAFETY: `start < end <= mem.size()`: the offset lies inside the mapping.
-                vaddr: unsafe { mem.as_ptr().add(start) }.cast(),
-            },
-            is_iomem: false,
-        };
-        Ok(())
     }
 }

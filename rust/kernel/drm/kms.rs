@@ -323,8 +323,16 @@ impl<T: KmsDriver> ModeConfig<T> {
             ..pin_init::zeroed()
         };
 
+    /// A KMS driver also says so in [`drm::Driver::MODESET`], which the DRM core's device
+    /// vtable is built from: the two must agree, which the build checks.
+    const MODESET_DECLARED: () = assert!(
+        T::MODESET.is_some(),
+        "a KmsDriver must set drm::Driver::MODESET to Some(kms::modeset_ops::<Self>())"
+    );
+
     /// Initialises the mode configuration of `drm` (`drmm_mode_config_init()`).
     pub fn init(drm: drm::UnregisteredDevice<T>) -> Result<Self> {
+        let () = Self::MODESET_DECLARED;
         let raw = drm.as_raw();
         let info = &T::MODE_CONFIG;
 

@@ -42,6 +42,9 @@ use core::ptr;
 /// Implemented by [`VblankTimer`](super::vblank_helper::VblankTimer), the software timer of
 /// `drm_vblank_helper.c`. (A source for a driver's own vblank interrupt is left for the first
 /// driver that has one: its hooks run with interrupts off, under the vblank lock.)
+///
+/// Sealed: an implementation supplies C vblank functions for the CRTC's vtable, which only the
+/// kernel crate can vouch for.
 pub trait Vblank: private::Sealed {}
 
 pub(crate) mod private {

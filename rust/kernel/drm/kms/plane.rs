@@ -65,6 +65,9 @@ impl PlaneType {
 }
 
 /// The atomic state type of a plane: [`PlaneState`], or a helper's state that embeds it.
+///
+/// Sealed: an implementation supplies the C state hooks (`atomic_create_state` and its kin)
+/// and casts C state pointers to itself, which only the kernel crate can vouch for.
 pub trait State: private::Sealed + AsRef<PlaneState> {}
 
 pub(crate) mod private {

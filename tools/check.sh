@@ -65,6 +65,21 @@ if phase build-arm64-test make -s initramfs-arm64-test; then
 	phase robustness-arm64-test suites robustness-arm64-test arm64-test rbochs-fuzz \
 		cbochs-fuzz rbochs-stress cbochs-stress rbochs-hotplug cbochs-hotplug rbochs-odd \
 		cbochs-odd
+	# Misuse (issue 19): out-of-tree modules in safe Rust that misuse the kernel crate
+	# (tools/misuse/cases), built against this kernel: those that must not compile are
+	# checked to fail with their error code; the others are loaded in one boot of the debug
+	# guest and must get their errno and leave the kernel log clean.
+	misuse() {
+		local built ran
+		$VMTEST misuse-build --tree "$CACHE/tree/linux" --build "$BUILD/arm64-test" \
+			--cases tools/misuse/cases --out "$BUILD/arm64-test/misuse" \
+			--results "$RES/misuse-build.txt"
+		built=$?
+		suites misuse-arm64-test arm64-test misuse
+		ran=$?
+		[ $built = 0 ] && [ $ran = 0 ]
+	}
+	phase misuse-arm64-test misuse
 fi
 # rustfmt, clippy, rustdoc, checkpatch and unsafe hygiene over what we add to the kernel.
 lint() {

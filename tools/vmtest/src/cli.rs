@@ -33,6 +33,9 @@ pub enum Command {
     /// Real clients (Xorg's modesetting driver, weston) on C bochs and rbochs double- and
     /// single-buffered; the initramfs must carry them (tools/clients-initramfs.sh).
     Clients(ClientsArgs),
+    /// Compiles the misuse suite's cases against a kernel build: checks those that must not
+    /// compile, and packs the others' modules for the `misuse` suite.
+    MisuseBuild(MisuseBuildArgs),
 }
 
 #[derive(Args, Debug)]
@@ -189,6 +192,34 @@ pub struct ClientsArgs {
     pub results: PathBuf,
 }
 
+#[derive(Args, Debug)]
+pub struct MisuseBuildArgs {
+    /// The kernel source tree.
+    #[arg(long)]
+    pub tree: PathBuf,
+    /// Its build directory (O=), built with Rust.
+    #[arg(long)]
+    pub build: PathBuf,
+    #[arg(long, default_value = "arm64")]
+    pub arch: String,
+    /// LLVM= of the kernel build.
+    #[arg(long, default_value = "-19")]
+    pub llvm: String,
+    /// The cases, one module per `*.rs` file.
+    #[arg(long, default_value = "tools/misuse/cases")]
+    pub cases: PathBuf,
+    /// Scratch builds, misuse.cpio and cases.json (the `misuse` suite looks for them in
+    /// `misuse` beside the initramfs).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Where the result lines go.
+    #[arg(long)]
+    pub results: PathBuf,
+    /// Cases compiled at once (default: the CPUs).
+    #[arg(long, value_parser = positive())]
+    pub jobs: Option<u32>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +264,21 @@ mod tests {
             (cfg.qemu.as_str(), cfg.display.as_str()),
             ("qemu-system-aarch64", "VGA")
         );
+    }
+
+    #[test]
+    fn misuse_build_defaults() {
+        let cli = parse("misuse-build --tree t --build b --out o --results r").unwrap();
+        let Command::MisuseBuild(a) = cli.command else {
+            panic!("not misuse-build: {cli:?}");
+        };
+        assert_eq!(
+            (a.arch.as_str(), a.llvm.as_str(), a.jobs),
+            ("arm64", "-19", None)
+        );
+        assert_eq!(a.cases, PathBuf::from("tools/misuse/cases"));
+        assert!(parse("misuse-build --tree t --build b --out o").is_err());
+        assert!(parse("misuse-build --tree t --build b --out o --results r --jobs 0").is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod clients;
 mod cpio;
 mod igt;
 mod image;
+mod misuse;
 mod ptdump;
 mod qmp;
 mod suite;
@@ -28,7 +29,7 @@ use anyhow::anyhow;
 use clap::Parser;
 use vm::Vm;
 
-use cli::{CheckArgs, Cli, ClientsArgs, Command, IgtArgs, InitramfsArgs, RunArgs};
+use cli::{CheckArgs, Cli, ClientsArgs, Command, IgtArgs, InitramfsArgs, MisuseBuildArgs, RunArgs};
 
 pub use anyhow::Result;
 
@@ -208,6 +209,24 @@ fn igt_cmd(a: &IgtArgs) -> Result<bool> {
     Ok(rep.failed == 0)
 }
 
+/// Compiles the misuse suite's cases; see [`misuse`].
+fn misuse_build(a: &MisuseBuildArgs) -> Result<bool> {
+    let cfg = misuse::BuildConfig {
+        tree: a.tree.clone(),
+        build: a.build.clone(),
+        arch: a.arch.clone(),
+        llvm: a.llvm.clone(),
+        out: a.out.clone(),
+        jobs: a.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |j| j as usize,
+        ),
+    };
+    let (lines, ok) = misuse::build(&cfg, &a.cases)?;
+    write_lines(&a.results, &lines)?;
+    Ok(ok)
+}
+
 /// Real clients on C bochs and rbochs; the initramfs must carry them.
 fn clients_cmd(a: &ClientsArgs) -> Result<bool> {
     let rep = clients::clients(&a.vm.config("VGA"))?;
@@ -228,6 +247,7 @@ fn main() -> ExitCode {
             Ok(true)
         }
         Command::Clients(a) => clients_cmd(&a),
+        Command::MisuseBuild(a) => misuse_build(&a),
     };
     match res {
         Ok(true) => ExitCode::SUCCESS,

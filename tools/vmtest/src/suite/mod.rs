@@ -13,6 +13,7 @@ mod driver;
 pub mod guest;
 mod kunit;
 mod lifecycle;
+mod misuse;
 mod report;
 mod robustness;
 mod sample;
@@ -142,6 +143,8 @@ pub enum Kind {
     Builtin,
     Kunit,
     Sample,
+    /// Out-of-tree modules that misuse the kernel crate (`tools/misuse`).
+    Misuse,
     /// Both drivers as modules on one device variant: which binds under modprobe.d.
     Coexist(&'static str),
     /// C bochs, single- and double-buffered rbochs on one device variant: torn screenshots.
@@ -159,12 +162,13 @@ const PER_DRIVER: &[(&str, Kind)] = &[
     ("hotplug", Kind::Hotplug),
 ];
 
-/// The suites named on their own: rbochs built into the kernel, KUnit, the KMS sample, and
-/// both drivers as modules side by side.
+/// The suites named on their own: rbochs built into the kernel, KUnit, the KMS sample, the
+/// misuse cases, and both drivers as modules side by side.
 const ALONE: &[(&str, Kind, Option<&Driver>)] = &[
     ("builtin", Kind::Builtin, Some(&RBOCHS)),
     ("kunit", Kind::Kunit, None),
     ("sample", Kind::Sample, None),
+    ("misuse", Kind::Misuse, None),
     ("coexist-vga", Kind::Coexist("VGA"), None),
     ("coexist-display", Kind::Coexist("bochs-display"), None),
     ("tearing-vga", Kind::Tearing("VGA"), None),
@@ -230,6 +234,7 @@ impl Suite {
         match (self.kind, self.driver) {
             (Kind::Kunit, _) => kunit::kunit_suite(cfg, rep),
             (Kind::Sample, _) => sample::sample_suite(cfg, rep),
+            (Kind::Misuse, _) => misuse::misuse_suite(cfg, rep),
             (Kind::Coexist(device), _) => coexist::coexist_suite(cfg, device, rep),
             (Kind::Tearing(device), _) => tearing::tearing_suite(cfg, device, rep),
             (_, None) => Err(anyhow!("suite {} names no driver", self.name)),
@@ -312,7 +317,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), n);
-        assert_eq!(n, 28);
+        assert_eq!(n, 29);
     }
 
     /// The suite names a `vmtest check` command line in `script` names: the words after

@@ -3,29 +3,20 @@
 //! A CRTC made on one device's mode configuration with the primary plane of another device:
 //! the kernel crate must refuse it (`EINVAL`), so the module's init fails with that.
 
-use kernel::{
-    device::DeviceContext,
-    drm::{
-        self, gem,
-        kms::{
-            self,
-            crtc::{Crtc, DriverCrtc},
-            format::Format,
-            plane::{DriverPlane, Plane, PlaneState, PlaneType},
-            vblank_helper::VblankTimer,
-            KmsDriver, ModeConfigInfo,
-        },
-        Ioctl,
-    },
-    faux,
-    prelude::*,
-};
+use kernel::prelude::*;
+include!("display.rs");
+display!(
+    name: c"cross_device_crtc",
+    data: NoData,
+    modeset: Some(kms::modeset_ops::<Self>()),
+    get_modes: modes_1024x768,
+);
 
 module! {
     type: Misuse,
     name: "cross_device_crtc",
     authors: ["rbochs developers"],
-    description: "misuse case: a CRTC with another device's primary plane",
+    description: "misuse case",
     license: "GPL",
 }
 
@@ -40,64 +31,7 @@ impl kernel::Module for Misuse {
         let primary_b = Plane::new(&b, PlaneType::Primary, &[Format::XRGB8888], Ok(Primary))?;
         // Must fail with EINVAL: the plane belongs to `b`.
         Crtc::new(&a, primary_b, Ok(Pipe))?;
-        pr_err!("a CRTC was made with another device's plane\n");
+        pr_err!("MISUSE-FAIL: a CRTC was made with another device's plane\n");
         Err(ENOTRECOVERABLE)
     }
-}
-
-struct Drv;
-
-#[vtable]
-impl drm::Driver for Drv {
-    type Data = ();
-    type RegistrationData<'a> = ();
-    type File = kms::PlainFile<Self>;
-    type Object = gem::shmem::Object<kms::PlainObject<Self>>;
-    type ParentDevice<Ctx: DeviceContext> = faux::Device<Ctx>;
-
-    const INFO: drm::DriverInfo = drm::DriverInfo {
-        major: 1,
-        minor: 0,
-        patchlevel: 0,
-        name: c"cross_device_crtc",
-        desc: c"misuse case",
-    };
-    const IOCTLS: &'static [drm::ioctl::DrmIoctlDescriptor] = &[];
-    const MODESET: Option<drm::driver::ModesetOps> = Some(kms::modeset_ops::<Self>());
-}
-
-#[vtable]
-impl KmsDriver for Drv {
-    const MODE_CONFIG: ModeConfigInfo = ModeConfigInfo {
-        min_width: 1,
-        max_width: 1024,
-        min_height: 1,
-        max_height: 768,
-        preferred_depth: 24,
-        prefer_host_byte_order: false,
-    };
-}
-
-struct Primary;
-
-#[vtable]
-impl DriverPlane for Primary {
-    type Driver = Drv;
-    type State = PlaneState;
-
-    fn atomic_update(
-        _plane: &Plane<Self>,
-        _dev: &drm::Device<Drv, Ioctl>,
-        _old: &PlaneState,
-        _new: &PlaneState,
-    ) {
-    }
-}
-
-struct Pipe;
-
-#[vtable]
-impl DriverCrtc for Pipe {
-    type Driver = Drv;
-    type Vblank = VblankTimer;
 }

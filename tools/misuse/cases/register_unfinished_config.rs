@@ -4,31 +4,20 @@
 //! takes only a `ConfiguredDevice` (from `ModeConfig::finish()`), so passing the `ModeConfig`
 //! itself must not compile (mismatched types).
 
-use kernel::{
-    device::DeviceContext,
-    drm::{
-        self, gem,
-        kms::{
-            self,
-            connector::{Connector, ConnectorStatus, ConnectorType, DriverConnector, ModeProbe},
-            crtc::{Crtc, DriverCrtc},
-            encoder::{Encoder, EncoderType},
-            format::Format,
-            plane::{DriverPlane, Plane, PlaneState, PlaneType},
-            vblank_helper::VblankTimer,
-            KmsDriver, ModeConfigInfo,
-        },
-        Ioctl,
-    },
-    faux,
-    prelude::*,
-};
+use kernel::prelude::*;
+include!("display.rs");
+display!(
+    name: c"register_unfinished_config",
+    data: NoData,
+    modeset: Some(kms::modeset_ops::<Self>()),
+    get_modes: modes_1024x768,
+);
 
 module! {
     type: Misuse,
     name: "register_unfinished_config",
     authors: ["rbochs developers"],
-    description: "misuse case: register an unfinished mode configuration",
+    description: "misuse case",
     license: "GPL",
 }
 
@@ -39,100 +28,10 @@ struct Misuse {
 impl kernel::Module for Misuse {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let faux = faux::Registration::new(c"misuse_unfinished", None)?;
-        let drm = drm::UnregisteredDevice::<Drv>::new(faux.as_ref(), Ok(()))?;
-        let mc = kms::ModeConfig::init(drm)?;
-        let plane = Plane::new(&mc, PlaneType::Primary, &[Format::XRGB8888], Ok(Primary))?;
-        let crtc = Crtc::new(&mc, plane, Ok(Pipe))?;
-        let encoder = Encoder::new(&mc, EncoderType::VIRTUAL, crtc.mask())?;
-        let connector = Connector::new(&mc, ConnectorType::VIRTUAL, Ok(Output))?;
-        mc.attach_encoder(connector, encoder)?;
-        let fdev: &faux::Device<kernel::device::Bound> = faux.as_ref();
-        kms::Registration::new_foreign_owned(
-            fdev,
-            mc,
-            |_| KBox::pin_init(Ok::<(), Error>(()), GFP_KERNEL),
-            0,
-        )?;
+        let fdev: &faux::Device<Bound> = faux.as_ref();
+        let mc = kms::ModeConfig::init(drm::UnregisteredDevice::<Drv>::new(fdev, Ok(()))?)?;
+        // error[E0308]: mismatched types (expected `ConfiguredDevice<Drv>`).
+        kms::Registration::<'_, Drv>::new_foreign_owned(fdev, mc, no_data, 0)?;
         Ok(Self { _faux: faux })
-    }
-}
-
-struct Drv;
-
-#[vtable]
-impl drm::Driver for Drv {
-    type Data = ();
-    type RegistrationData<'a> = ();
-    type File = kms::PlainFile<Self>;
-    type Object = gem::shmem::Object<kms::PlainObject<Self>>;
-    type ParentDevice<Ctx: DeviceContext> = faux::Device<Ctx>;
-
-    const INFO: drm::DriverInfo = drm::DriverInfo {
-        major: 1,
-        minor: 0,
-        patchlevel: 0,
-        name: c"register_unfinished_config",
-        desc: c"misuse case",
-    };
-    const IOCTLS: &'static [drm::ioctl::DrmIoctlDescriptor] = &[];
-    const MODESET: Option<drm::driver::ModesetOps> = Some(kms::modeset_ops::<Self>());
-}
-
-#[vtable]
-impl KmsDriver for Drv {
-    const MODE_CONFIG: ModeConfigInfo = ModeConfigInfo {
-        min_width: 1,
-        max_width: 1024,
-        min_height: 1,
-        max_height: 768,
-        preferred_depth: 24,
-        prefer_host_byte_order: false,
-    };
-}
-
-struct Primary;
-
-#[vtable]
-impl DriverPlane for Primary {
-    type Driver = Drv;
-    type State = PlaneState;
-
-    fn atomic_update(
-        _plane: &Plane<Self>,
-        _dev: &drm::Device<Drv, Ioctl>,
-        _old: &PlaneState,
-        _new: &PlaneState,
-    ) {
-    }
-}
-
-struct Pipe;
-
-#[vtable]
-impl DriverCrtc for Pipe {
-    type Driver = Drv;
-    type Vblank = VblankTimer;
-}
-
-struct Output;
-
-#[vtable]
-impl DriverConnector for Output {
-    type Driver = Drv;
-
-    fn get_modes(
-        _connector: &Connector<Self>,
-        _dev: &drm::Device<Drv, Ioctl>,
-        probe: &mut ModeProbe<'_>,
-    ) -> u32 {
-        probe.add_modes_noedid(1024, 768)
-    }
-
-    fn detect(
-        _connector: &Connector<Self>,
-        _dev: &drm::Device<Drv, Ioctl>,
-        _force: bool,
-    ) -> ConnectorStatus {
-        ConnectorStatus::Connected
     }
 }

@@ -333,6 +333,22 @@ fn compile(cfg: &BuildConfig, name: &str, src: &Path) -> Result<Built> {
     std::fs::create_dir_all(&dir).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
     std::fs::copy(src, dir.join(format!("{name}.rs")))
         .map_err(|e| anyhow!("{}: {e}", src.display()))?;
+    // What cases share (`include!("display.rs")`) lives in `include/` beside `cases/`.
+    if let Some(include) = src
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("include"))
+    {
+        if include.is_dir() {
+            for f in std::fs::read_dir(&include)? {
+                let f = f?.path();
+                if let Some(file) = f.file_name() {
+                    std::fs::copy(&f, dir.join(file))
+                        .map_err(|e| anyhow!("{}: {e}", f.display()))?;
+                }
+            }
+        }
+    }
     std::fs::write(dir.join("Kbuild"), format!("obj-m := {name}.o\n"))?;
     let t0 = Instant::now();
     let out = Command::new("make")

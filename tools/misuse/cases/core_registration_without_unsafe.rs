@@ -12,13 +12,7 @@ display!(
     get_modes: modes_1024x768,
 );
 
-module! {
-    type: Misuse,
-    name: "core_registration_without_unsafe",
-    authors: ["rbochs developers"],
-    description: "misuse case",
-    license: "GPL",
-}
+case_module!("core_registration_without_unsafe");
 
 struct Misuse {
     _faux: faux::Registration,

@@ -12,13 +12,7 @@ display!(
     get_modes: modes_1024x768,
 );
 
-module! {
-    type: Misuse,
-    name: "cross_device_crtc",
-    authors: ["rbochs developers"],
-    description: "misuse case",
-    license: "GPL",
-}
+case_module!("cross_device_crtc");
 
 struct Misuse;
 

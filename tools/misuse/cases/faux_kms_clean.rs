@@ -15,13 +15,7 @@ display!(
     get_modes: modes_1024x768,
 );
 
-module! {
-    type: Misuse,
-    name: "faux_kms_clean",
-    authors: ["rbochs developers"],
-    description: "misuse case",
-    license: "GPL",
-}
+case_module!("faux_kms_clean");
 
 struct Misuse {
     _faux: faux::Registration,

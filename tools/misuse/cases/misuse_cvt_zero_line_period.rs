@@ -19,13 +19,7 @@ display!(
     get_modes: cvt_modes,
 );
 
-module! {
-    type: Misuse,
-    name: "misuse_cvt_zero_line_period",
-    authors: ["rbochs developers"],
-    description: "misuse case",
-    license: "GPL",
-}
+case_module!("misuse_cvt_zero_line_period");
 
 /// What `add_cvt_mode(640, 480, 1818)` returned: 0 not called, 1 `Ok`, else the errno.
 static ZERO_PERIOD: Atomic<i32> = Atomic::new(0);

@@ -14,13 +14,7 @@ display!(
     get_modes: modes_1024x768,
 );
 
-module! {
-    type: Misuse,
-    name: "misuse_data_borrows_local",
-    authors: ["rbochs developers"],
-    description: "misuse case",
-    license: "GPL",
-}
+case_module!("misuse_data_borrows_local");
 
 /// Registration data that borrows.
 struct Data<'a> {

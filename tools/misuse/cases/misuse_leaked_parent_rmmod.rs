@@ -16,13 +16,7 @@ display!(
     get_modes: modes_1024x768,
 );
 
-module! {
-    type: Misuse,
-    name: "misuse_leaked_parent_rmmod",
-    authors: ["rbochs developers"],
-    description: "misuse case",
-    license: "GPL",
-}
+case_module!("misuse_leaked_parent_rmmod");
 
 struct Misuse;
 

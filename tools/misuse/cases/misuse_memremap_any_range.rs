@@ -10,14 +10,9 @@ use kernel::{
     io::memremap::{CachePolicy, MemRemap},
     prelude::*,
 };
+include!("display.rs");
 
-module! {
-    type: Misuse,
-    name: "misuse_memremap_any_range",
-    authors: ["rbochs developers"],
-    description: "misuse case",
-    license: "GPL",
-}
+case_module!("misuse_memremap_any_range");
 
 struct Misuse {
     _faux: faux::Registration,

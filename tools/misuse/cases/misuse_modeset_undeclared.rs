@@ -14,13 +14,7 @@ display!(
     get_modes: modes_1024x768,
 );
 
-module! {
-    type: Misuse,
-    name: "misuse_modeset_undeclared",
-    authors: ["rbochs developers"],
-    description: "misuse case",
-    license: "GPL",
-}
+case_module!("misuse_modeset_undeclared");
 
 struct Misuse {
     _faux: faux::Registration,

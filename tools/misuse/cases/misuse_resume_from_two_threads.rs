@@ -14,13 +14,7 @@ display!(
     get_modes: modes_1024x768,
 );
 
-module! {
-    type: Misuse,
-    name: "misuse_resume_from_two_threads",
-    authors: ["rbochs developers"],
-    description: "misuse case",
-    license: "GPL",
-}
+case_module!("misuse_resume_from_two_threads");
 
 struct Misuse;
 

@@ -13,13 +13,7 @@ display!(
     get_modes: modes_1024x768,
 );
 
-module! {
-    type: Misuse,
-    name: "register_unfinished_config",
-    authors: ["rbochs developers"],
-    description: "misuse case",
-    license: "GPL",
-}
+case_module!("register_unfinished_config");
 
 struct Misuse {
     _faux: faux::Registration,

@@ -11,6 +11,8 @@
 // - `configured(fdev)`, the finished mode configuration of a new device on `fdev`;
 // - `NoData<'a>`, registration data for cases that need none, and `no_data`, its closure for
 //   `kms::Registration::new`, and `modes_1024x768`, a `get_modes`.
+//
+// `case_module!("NAME")` declares the case's module, of type `Misuse`.
 
 /// Registration data for cases that need none.
 pub struct NoData<'a>(core::marker::PhantomData<&'a ()>);
@@ -138,6 +140,18 @@ macro_rules! display {
             ) -> u32 {
                 $get_modes(probe)
             }
+        }
+    };
+}
+
+macro_rules! case_module {
+    ($name:tt) => {
+        module! {
+            type: Misuse,
+            name: $name,
+            authors: ["rbochs developers"],
+            description: "misuse case",
+            license: "GPL",
         }
     };
 }

@@ -66,4 +66,9 @@ __rust_helper u32 rust_helper_drm_crtc_mask(const struct drm_crtc *crtc)
 	return drm_crtc_mask(crtc);
 }
 
+__rust_helper void rust_helper_drm_atomic_commit_put(struct drm_atomic_commit *state)
+{
+	drm_atomic_commit_put(state);
+}
+
 #endif /* CONFIG_DRM */

@@ -135,15 +135,14 @@ pub mod plane;
 pub mod vblank_helper;
 
 use crate::{
-    bindings,
-    container_of,
-    device,
+    bindings, container_of, device,
     drm::{
         self,
         driver::ModesetOps, //
     },
     error::to_result,
     ffi::c_ulong,
+    new_work,
     prelude::*,
     sync::{
         aref::ARef,
@@ -153,12 +152,21 @@ use crate::{
         },
         Completion, //
     },
-    types::Opaque, //
+    types::Opaque,
+    workqueue::{
+        self,
+        impl_has_work,
+        Work,
+        WorkItem, //
+    },
 };
 use core::{
     cell::Cell,
     marker::PhantomData,
-    ptr::NonNull, //
+    ptr::{
+        self,
+        NonNull, //
+    },
 };
 
 /// Limits and preferences of a driver's mode configuration (`struct drm_mode_config`).
@@ -495,7 +503,7 @@ impl<T: KmsDriver> ModeConfig<T> {
             );
             return Err(EINVAL);
         }
-        // `Crtc::new` refuses a 33rd CRTC.
+        // At most 32 CRTCs: each has its own primary plane, and `Plane::new` refuses a 33rd.
         let all_crtcs = u32::MAX >> (32 - num_crtc.min(32));
         let mut num_primary = 0u32;
 
@@ -627,7 +635,9 @@ pub struct ConfiguredDevice<T: KmsDriver> {
 /// ([`Registration::suspend`], [`Registration::resume`], [`Registration::shutdown`]) change
 /// state the DRM core keeps per device, so they are called by one thread at a time, the one
 /// that owns or borrows the registration (a bus driver's callbacks, which its bus serialises).
-/// Hooks cannot reach it: the registration data is made before it.
+/// A driver must not call them from its own hooks (which the registration data, made before
+/// the registration, cannot reach, but a registration kept in the device's `Data` could):
+/// they take the mode configuration's locks, which a commit in progress holds.
 ///
 /// # Invariants
 ///
@@ -664,7 +674,48 @@ impl<'a, T: KmsDriver> Registration<'a, T> {
             &'b T::ParentDevice<device::Bound>,
         ) -> Result<Pin<KBox<T::RegistrationData<'b>>>>,
     {
-        let dev: &'a device::Device<device::Bound> = parent.as_ref();
+        let (drm, teardown) = Self::register(parent, drm, reg_data, flags)?;
+        // INVARIANT: Registered, with the teardown installed.
+        Ok(Self {
+            drm,
+            parent: parent.as_ref(),
+            teardown,
+            suspended: Cell::new(false),
+        })
+    }
+
+    /// Registers `drm` for as long as `parent` stays bound (and the registering module
+    /// loaded), and starts the fbdev emulation: [`Registration::new`] for drivers without a
+    /// binding of their own to keep the [`Registration`] in (e.g. on a faux device).
+    pub fn new_foreign_owned<F>(
+        parent: &'a T::ParentDevice<device::Bound>,
+        drm: ConfiguredDevice<T>,
+        reg_data: F,
+        flags: usize,
+    ) -> Result
+    where
+        F: for<'b> FnOnce(
+            &'b T::ParentDevice<device::Bound>,
+        ) -> Result<Pin<KBox<T::RegistrationData<'b>>>>,
+    {
+        // The teardown is device-managed: without a handle, it runs at unbind.
+        Self::register(parent, drm, reg_data, flags).map(|_| ())
+    }
+
+    /// Registers `drm` with the registration data `reg_data` builds and installs the
+    /// teardown; returns a reference to the device and the teardown.
+    fn register<F>(
+        parent: &T::ParentDevice<device::Bound>,
+        drm: ConfiguredDevice<T>,
+        reg_data: F,
+        flags: usize,
+    ) -> Result<(ARef<drm::Device<T>>, NonNull<Teardown>)>
+    where
+        F: for<'b> FnOnce(
+            &'b T::ParentDevice<device::Bound>,
+        ) -> Result<Pin<KBox<T::RegistrationData<'b>>>>,
+    {
+        let dev: &device::Device<device::Bound> = parent.as_ref();
         let drm = &drm.drm;
         let drm_parent: &T::ParentDevice<device::Normal> = (**drm).as_ref();
         if drm_parent.as_ref().as_raw() != dev.as_raw() {
@@ -700,35 +751,11 @@ impl<'a, T: KmsDriver> Registration<'a, T> {
             reg_data,
             drm: drm.clone(),
         });
-        let teardown = Teardown::install(teardown, KBox::into_raw(owned).cast(), Self::run)?;
+        // SAFETY: `run` takes the `Owned<T>` box `payload` is, whose device is registered.
+        let teardown =
+            unsafe { Teardown::install(teardown, KBox::into_raw(owned).cast(), Self::run)? };
         Self::start_clients(&drm);
-
-        // INVARIANT: Registered, with the teardown installed just above.
-        Ok(Self {
-            drm,
-            parent: dev,
-            teardown,
-            suspended: Cell::new(false),
-        })
-    }
-
-    /// Registers `drm` for as long as `parent` stays bound (and the registering module
-    /// loaded), and starts the fbdev emulation: [`Registration::new`] for drivers without a
-    /// binding of their own to keep the [`Registration`] in (e.g. on a faux device).
-    pub fn new_foreign_owned<F>(
-        parent: &'a T::ParentDevice<device::Bound>,
-        drm: ConfiguredDevice<T>,
-        reg_data: F,
-        flags: usize,
-    ) -> Result
-    where
-        F: for<'b> FnOnce(
-            &'b T::ParentDevice<device::Bound>,
-        ) -> Result<Pin<KBox<T::RegistrationData<'b>>>>,
-    {
-        // The teardown is device-managed already: without the handle, it runs at unbind.
-        core::mem::forget(Self::new(parent, drm, reg_data, flags)?);
-        Ok(())
+        Ok((drm, teardown))
     }
 
     /// Starts the in-kernel clients (the fbdev emulation) on a registered device.
@@ -757,6 +784,16 @@ impl<'a, T: KmsDriver> Registration<'a, T> {
         // by the shutdown commit fail to enter the registration guard from now on, so they
         // leave the hardware alone; the commit stops the CRTCs' vblank timers.
         unsafe { bindings::drm_atomic_helper_shutdown(raw) };
+        // A state saved by `suspend()` and never restored holds references to framebuffers
+        // and connectors, which the device's release would warn about.
+        // SAFETY: The device is valid; no PM entry point runs any more (the `Registration`
+        // is being dropped or was leaked, and its `&self` methods need the parent bound).
+        unsafe {
+            let saved = core::mem::replace(&mut (*raw).mode_config.suspend_state, ptr::null_mut());
+            if !saved.is_null() {
+                bindings::drm_atomic_commit_put(saved);
+            }
+        }
         let Owned { reg_data, drm } = KBox::into_inner(owned);
         drop(reg_data);
         drop(drm);
@@ -802,17 +839,18 @@ impl<'a, T: KmsDriver> Registration<'a, T> {
 
 impl<T: KmsDriver> Drop for Registration<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant the teardown action with exactly these arguments is
-        // registered on `parent`, which is still bound while `'a` lasts, so neither an unbind
-        // nor the registering module's exit (which unbinds first) can have run it. Releasing it
-        // runs it now, once, and removes it.
-        unsafe {
-            bindings::devm_release_action(
-                self.parent.as_raw(),
-                Some(Teardown::action),
-                self.teardown.as_ptr().cast(),
-            )
+        let data = self.teardown.as_ptr().cast();
+        // SAFETY: `parent` is bound while `'a` lasts. Only the pointer is compared.
+        let removed = unsafe {
+            bindings::devm_remove_action_nowarn(self.parent.as_raw(), Some(Teardown::action), data)
         };
+        // Not found: the devres core is releasing the parent's resources (this registration
+        // is dropped from inside another device-managed release) or the module notifier took
+        // it; either runs the teardown.
+        if removed == 0 {
+            // SAFETY: Taking the action off the device made running it ours, once.
+            unsafe { Teardown::action(data) };
+        }
     }
 }
 
@@ -833,34 +871,60 @@ unsafe impl<T: KmsDriver> Send for Registration<'_, T> {}
 /// - `run` is called once with `payload`, by [`Teardown::action`] (on unbind or
 ///   [`Registration`]'s drop) or by [`Teardown::module_going`], whichever first takes the
 ///   devres action off `parent`; `ran` is completed after it returned.
-/// - Between [`Teardown::install`] and the end of [`Teardown::action`], `nb` is on the module
-///   notifier chain, unless the registering code is built in (`owner` is 0). After a
-///   teardown by [`Teardown::module_going`] it stays there, with `owner` cleared, for good: a
-///   notifier cannot leave the chain from inside its own call.
+/// - From [`Teardown::install`] until the worker `retire` queues frees it, `nb` is on the
+///   module notifier chain if `registered` (the registering code is not built in); `owner`
+///   is cleared once the module notifier has run `run`.
 #[pin_data]
 struct Teardown {
     #[pin]
     nb: Opaque<bindings::notifier_block>,
-    parent: *mut bindings::device,
+    /// A reference, so the module notifier can look the devres action up even after the
+    /// parent was unbound and released by everybody else.
+    parent: ARef<device::Device>,
     /// The registering module, as an address (0 once torn down on its exit).
     owner: Atomic<usize>,
+    /// Whether `nb` was put on the module notifier chain (not for built-in drivers).
+    registered: bool,
     payload: *mut c_void,
     run: unsafe fn(*mut c_void),
     #[pin]
     ran: Completion,
+    /// Takes `nb` off the chain and frees the teardown, from a worker: the chain's lock may
+    /// be held by whoever ran `run` (the module notifier itself, or a teardown it ran).
+    #[pin]
+    free: Work<Teardown>,
+}
+
+impl_has_work! {
+    impl HasWork<Teardown> for Teardown { self.free }
+}
+
+impl WorkItem for Teardown {
+    type Pointer = Pin<KBox<Teardown>>;
+
+    fn run(this: Pin<KBox<Teardown>>) {
+        if this.registered {
+            // SAFETY: `nb` is on the chain (`registered`); unregistering waits for a notifier
+            // call in progress, which no longer needs `this` (`run` has returned).
+            unsafe { bindings::unregister_module_notifier(this.nb.get()) };
+        }
+    }
 }
 
 impl Teardown {
     fn new<T: KmsDriver>(parent: &device::Device<device::Bound>) -> impl PinInit<Self> {
         let owner = crate::module::this_module::<<T as drm::Driver>::OwnerModule>().as_ptr();
-        let parent = parent.as_raw();
+        let parent: ARef<device::Device> = (&**parent).into();
+        let registered = !owner.is_null();
         pin_init!(Self {
             nb <- Opaque::init_zeroed(),
             parent,
             owner: Atomic::new(owner as usize),
+            registered,
             payload: core::ptr::null_mut(),
             run: Self::nothing,
             ran <- Completion::new(),
+            free <- new_work!("kms::Teardown::free"),
         })
     }
 
@@ -875,7 +939,13 @@ impl Teardown {
     /// the devres action is released, or the owner module goes away.
     ///
     /// On failure `run(payload)` has run already.
-    fn install(
+    ///
+    /// # Safety
+    ///
+    /// `run(payload)` may be called once, from any thread, until `parent` is unbound; the
+    /// caller's `&Device<Bound>` of `parent` (from which `this` was made) rules out an unbind
+    /// during this call.
+    unsafe fn install(
         this: Pin<KBox<Self>>,
         payload: *mut c_void,
         run: unsafe fn(*mut c_void),
@@ -891,11 +961,16 @@ impl Teardown {
         // SAFETY: `parent` is bound (the caller borrows it as `Device<Bound>`); `action`
         // matches the expected signature and frees `raw`. On failure it runs at once.
         to_result(unsafe {
-            bindings::devm_add_action_or_reset((*raw).parent, Some(Self::action), raw.cast())
+            bindings::devm_add_action_or_reset(
+                (*raw).parent.as_raw(),
+                Some(Self::action),
+                raw.cast(),
+            )
         })?;
         // Built-in drivers (no owner module) never go away.
-        // SAFETY: `raw` is valid; `owner` is set before the teardown is shared.
-        if unsafe { (*raw).owner.load(Relaxed) } != 0 {
+        // SAFETY: `raw` is valid: the action that frees it can only run on an unbind, which the
+        // caller rules out during this call.
+        if unsafe { (*raw).registered } {
             // SAFETY: `nb` is initialised and stays valid until `action` has taken it off the
             // chain again (type invariant). Registering a block that is not on the chain yet
             // cannot fail.
@@ -912,19 +987,34 @@ impl Teardown {
     ///
     /// `data` is a `Teardown` installed by [`Teardown::install`]; called once, by the devres
     /// core.
+    #[inline(never)]
     unsafe extern "C" fn action(data: *mut c_void) {
         let this = data.cast::<Self>();
+        // The module notifier has nothing to do for this teardown any more.
+        // SAFETY: By the function's requirements, `this` is valid.
+        unsafe { (*this).owner.store(0, Relaxed) };
         // SAFETY: By the function's requirements, `this` is valid and, the devres action being
         // ours to run, `run` has not run (type invariant).
         unsafe { ((*this).run)((*this).payload) };
-        // SAFETY: `this` is valid.
+        // SAFETY: Allocated and pinned by `install`; the devres action is gone, so the only
+        // other user is a module notifier call, which waits for `ran` and then no longer
+        // touches `this`; the worker frees it after taking `nb` off the chain.
+        unsafe { Self::retire(this) };
+    }
+
+    /// Signals that `run` has returned, and hands `this` to a worker that takes `nb` off the
+    /// notifier chain and frees it.
+    ///
+    /// # Safety
+    ///
+    /// `this` was installed by [`Teardown::install`], `run` has returned, and the caller owns
+    /// it: the devres action is gone.
+    unsafe fn retire(this: *mut Self) {
+        // SAFETY: `this` is valid (by the function's requirements).
         unsafe { (*this).ran.complete_all() };
-        // SAFETY: `nb` is on the chain unless the owner is built in (type invariant), and then
-        // unregistering fails harmlessly. Unregistering waits for a notifier call in progress,
-        // which may be waiting for `ran`; nothing runs `module_going` for `this` afterwards.
-        unsafe { bindings::unregister_module_notifier((*this).nb.get()) };
-        // SAFETY: Allocated by `install` with `KBox`; nothing refers to it any more.
-        drop(unsafe { KBox::from_raw(this) });
+        // SAFETY: Allocated and pinned by `install`, owned by the caller.
+        let this = unsafe { Pin::new_unchecked(KBox::from_raw(this)) };
+        workqueue::system_long().enqueue(this);
     }
 
     /// The module notifier: tears the registration down when its module goes away.
@@ -947,20 +1037,23 @@ impl Teardown {
         if this.owner.load(Relaxed) != module as usize {
             return done;
         }
-        // SAFETY: `parent` is valid: it is bound or, if it is being unbound, the devres core
-        // is running the action, which needs it.
+        // SAFETY: `parent` is valid: the teardown holds a reference to it. Only the action's
+        // address and data are compared.
         let removed = unsafe {
             bindings::devm_remove_action_nowarn(
-                this.parent,
+                this.parent.as_raw(),
                 Some(Self::action),
                 core::ptr::from_ref(this).cast_mut().cast(),
             )
         };
         if removed == 0 {
+            this.owner.store(0, Relaxed);
             // SAFETY: Taking the action off the device made running `run` ours (type
             // invariant).
             unsafe { (this.run)(this.payload) };
-            this.owner.store(0, Relaxed);
+            // SAFETY: As above, `this` is ours; `run` has returned. The notifier chain read
+            // the next block before this call, and the worker waits for the chain to finish.
+            unsafe { Self::retire(core::ptr::from_ref(this).cast_mut()) };
         } else {
             // The devres core is running the action: wait until the module's code has
             // returned. The action leaves the chain only after this call returns.
@@ -1263,11 +1356,12 @@ mod tests {
     }
 
     #[test]
-    fn leaked_registration_is_torn_down_at_unbind() -> Result {
+    fn foreign_owned_registration_is_torn_down_at_unbind() -> Result {
+        // What a leaked `Registration` leaves behind too (besides a device reference).
         let (reg, mc) = setup(c"kunit_kms_leak")?;
         let configured = complete(mc)?;
         let before = DROPPED.load(Relaxed);
-        core::mem::forget(Registration::new(reg.as_ref(), configured, test_data, 0)?);
+        Registration::new_foreign_owned(reg.as_ref(), configured, test_data, 0)?;
         assert_eq!(DROPPED.load(Relaxed), before);
         // Unbinding the parent runs the teardown, which drops the registration data.
         drop(reg);

@@ -364,8 +364,9 @@ impl ModeProbe<'_> {
 /// The C function divides by the line period it estimates from the height and the refresh
 /// rate (in ns, in `int` arithmetic): at high rates it reaches zero (a division by zero), at
 /// very low ones its blanking arithmetic wraps. Accepted are widths of at least one character
-/// cell (8 pixels; narrower ones round to 0), any height, and rates whose line period lies
-/// between 1 ns and 100 µs.
+/// cell (8 pixels; narrower ones round to 0), any non-zero height, and rates whose line period
+/// lies between 1 ns and 100 µs. (Extreme accepted sizes and rates can still give timings the
+/// C function truncates; the CRTC's mode checks refuse those modes.)
 ///
 /// # Examples
 ///

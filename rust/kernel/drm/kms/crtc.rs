@@ -264,6 +264,13 @@ impl<T: DriverCrtc> Crtc<T> {
         from_result(|| {
             // SAFETY: Valid pointers from the atomic helpers; the CRTC is part of the commit.
             let new = unsafe { bindings::drm_atomic_get_new_crtc_state(state, crtc) };
+            // SAFETY: `crtc` belongs to a `Crtc<T>` of a registered device.
+            let dev = unsafe { Self::ioctl_dev(crtc) };
+            if dev.registration_guard().is_none() {
+                // Unplugged: the only commit left is the teardown's shutdown, which must not
+                // fail on a driver's rule, or the CRTC (and its vblank timer) stays on.
+                return Ok(0);
+            }
             // SAFETY: `crtc` belongs to a `Crtc<T>`; `new` is its state in this commit.
             T::atomic_check(unsafe { Self::from_raw(crtc) }, unsafe {
                 CrtcState::from_raw(new)

@@ -349,8 +349,8 @@ impl<T: DriverPlane> Plane<T> {
     ///
     /// (`ignore`: the kernel's doctests cannot check `compile_fail`.)
     ///
-    /// Fails with `ENODEV` if the device is being unplugged, with `EINVAL` if the plane has
-    /// recorded other memory before (a plane scans out of one memory), with `ERANGE` if the
+    /// Fails with `ENODEV` if the device is being unplugged, with `EINVAL` if `dev` is not the
+    /// plane's device or the plane has recorded other memory before (a plane scans out of one memory), with `ERANGE` if the
     /// offset is not below the memory's size or 4 GiB, or what `locate` fails with.
     pub fn set_panic_scanout<F>(&self, dev: &drm::Device<T::Driver, Ioctl>, locate: F) -> Result
     where
@@ -358,6 +358,9 @@ impl<T: DriverPlane> Plane<T> {
             &'a <T::Driver as drm::Driver>::RegistrationData<'a>,
         ) -> Result<(&'a MemRemap<'a>, usize, u32)>,
     {
+        if !ptr::eq(dev.as_raw(), self.dev_raw()) {
+            return Err(EINVAL);
+        }
         dev.with_registration_data(|data| {
             let (mem, start, pitch) = locate(data)?;
             self.panic.record(mem, start, pitch)
@@ -429,6 +432,12 @@ impl<T: DriverPlane> Plane<T> {
             // SAFETY: `plane` belongs to a `Plane<T>`; atomic checks only happen on registered
             // devices.
             let (this, dev) = unsafe { (Self::from_raw(plane), Self::ioctl_dev(plane)) };
+            if dev.registration_guard().is_none() {
+                // Unplugged: the only commit left is the teardown's shutdown, which must not
+                // fail on a driver's rule, or the display (and its vblank timer) stays on.
+                check.check_plane_state(CheckFlag::CanPosition | CheckFlag::CanUpdateDisabled)?;
+                return Ok(0);
+            }
             T::atomic_check(this, dev, &mut check)?;
             Ok(0)
         })
@@ -463,8 +472,10 @@ impl<T: DriverPlane> Plane<T> {
             // SAFETY: `plane` belongs to a `Plane<T>` whose device is registered: the handler
             // is only installed for registered devices.
             let (this, dev) = unsafe { (Self::from_raw(plane), Self::ioctl_dev(plane)) };
-            // The registration data, and with it the memory recorded, stays alive while the
-            // guard is held (SRCU, usable in panic context).
+            // The registration data, and with it the memory recorded, is alive while the guard
+            // is held (SRCU, usable in panic context). `drm_panic` draws after this returns:
+            // then other CPUs are stopped (a panic) or the debugfs trigger runs, and the
+            // teardown's `drm_dev_unregister()` removes both before the data can be dropped.
             let _guard = dev.registration_guard().ok_or(ENODEV)?;
             // SAFETY: `plane` is valid; in panic context its state is read without locks, as
             // the C helpers do.
@@ -475,7 +486,8 @@ impl<T: DriverPlane> Plane<T> {
             // SAFETY: A state of this plane.
             let current = unsafe { <T::State as private::Sealed>::from_raw(current) };
             let fb = current.as_ref().fb().ok_or(ENODEV)?;
-            let (vaddr, pitch) = this.panic.image(fb)?;
+            // SAFETY: The guard is held.
+            let (vaddr, pitch) = unsafe { this.panic.image(fb)? };
             // SAFETY: `drm_panic` passes a buffer description to fill in.
             let sb = unsafe { &mut *sb };
             sb.format = fb.raw().format;
@@ -499,41 +511,36 @@ impl<T: DriverPlane> Plane<T> {
 ///
 /// # Invariants
 ///
-/// `base` is 0 or the start of `size` bytes of memory that stays mapped as long as the device's
-/// registration data; both are set once (`size` first). `image` holds the offset of the image
-/// (high 32 bits, below `size`) and its pitch (low 32 bits), in one word so the handler never
-/// sees the offset of one record with the pitch of another.
+/// `mem` is 0 or the address of a [`MemRemap`] of the device's registration data (which stays
+/// alive, and mapped, as long as the registration data), set once. `image` holds the offset
+/// of the image (high 32 bits, below the mapping's size) and its pitch (low 32 bits), in one
+/// word so the handler never sees the offset of one record with the pitch of another.
 struct PanicScanout {
-    base: Atomic<usize>,
-    size: Atomic<usize>,
+    mem: Atomic<usize>,
     image: Atomic<u64>,
 }
 
 impl PanicScanout {
     const fn new() -> Self {
         Self {
-            base: Atomic::new(0),
-            size: Atomic::new(0),
+            mem: Atomic::new(0),
             image: Atomic::new(0),
         }
     }
 
     /// Records that the image starts at `start` in `mem`, `pitch` bytes per line.
     fn record(&self, mem: &MemRemap<'_>, start: usize, pitch: u32) -> Result {
-        let base = mem.as_ptr() as usize;
-        match self.base.load(Acquire) {
-            0 => {
-                // INVARIANT: `mem` is the registration data's (see `Plane::set_panic_scanout`);
-                // `size` is published before `base`, and neither changes again.
-                self.size.store(mem.size(), Relaxed);
-                self.base.store(base, Release);
-            }
-            b if b == base && self.size.load(Relaxed) == mem.size() => {}
-            _ => return Err(EINVAL),
-        }
         let offset = u32::try_from(start).map_err(|_| ERANGE)?;
         if start >= mem.size() {
             return Err(ERANGE);
+        }
+        let addr = ptr::from_ref(mem).expose_provenance();
+        // INVARIANT: `mem` is the registration data's (see `Plane::set_panic_scanout`); the
+        // first record wins, and a plane scans out of one memory.
+        match self.mem.cmpxchg(0, addr, Release) {
+            Ok(_) => {}
+            Err(current) if current == addr => {}
+            Err(_) => return Err(EINVAL),
         }
         self.image
             .store((u64::from(offset) << 32) | u64::from(pitch), Relaxed);
@@ -542,24 +549,29 @@ impl PanicScanout {
 
     /// The address of the image of `fb` in the memory recorded, and its pitch, if the image
     /// fits there (`ERANGE` otherwise); `ENODEV` if nothing was recorded.
-    fn image(&self, fb: &Framebuffer) -> Result<(*mut u8, u32)> {
-        let base = self.base.load(Acquire);
-        if base == 0 {
+    ///
+    /// # Safety
+    ///
+    /// The registration data of the plane's device is alive.
+    unsafe fn image(&self, fb: &Framebuffer) -> Result<(*mut u8, u32)> {
+        let addr = self.mem.load(Acquire);
+        if addr == 0 {
             return Err(ENODEV);
         }
-        let size = self.size.load(Relaxed);
+        // SAFETY: `addr` is a `MemRemap` of the registration data (type invariant), which the
+        // caller guarantees is alive.
+        let mem = unsafe { &*ptr::with_exposed_provenance::<MemRemap<'_>>(addr) };
         let image = self.image.load(Relaxed);
         let (start, pitch) = ((image >> 32) as usize, image as u32);
         let end = (pitch as usize)
             .checked_mul(fb.height() as usize)
             .and_then(|len| len.checked_add(start))
             .ok_or(ERANGE)?;
-        if end > size || u64::from(pitch) < u64::from(fb.width()) * u64::from(fb.cpp()) {
+        if end > mem.size() || u64::from(pitch) < u64::from(fb.width()) * u64::from(fb.cpp()) {
             return Err(ERANGE);
         }
-        // `start < end <= size`: the offset lies inside the memory, which is mapped (type
-        // invariant).
-        Ok(((base + start) as *mut u8, pitch))
+        // SAFETY: `start < end <= size`: the offset lies inside the mapping.
+        Ok((unsafe { mem.as_ptr().add(start) }, pitch))
     }
 }
 

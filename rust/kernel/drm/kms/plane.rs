@@ -350,8 +350,9 @@ impl<T: DriverPlane> Plane<T> {
     /// (`ignore`: the kernel's doctests cannot check `compile_fail`.)
     ///
     /// Fails with `ENODEV` if the device is being unplugged, with `EINVAL` if `dev` is not the
-    /// plane's device or the plane has recorded other memory before (a plane scans out of one memory), with `ERANGE` if the
-    /// offset is not below the memory's size or 4 GiB, or what `locate` fails with.
+    /// plane's device or the plane has recorded other memory before (a plane scans out of one
+    /// memory), with `ERANGE` if the offset is not below the memory's size or 4 GiB, or what
+    /// `locate` fails with.
     pub fn set_panic_scanout<F>(&self, dev: &drm::Device<T::Driver, Ioctl>, locate: F) -> Result
     where
         F: for<'a> FnOnce(

@@ -2,6 +2,7 @@
 
 #include <drm/drm_atomic.h>
 #include <drm/drm_crtc.h>
+#include <drm/drm_debugfs.h>
 #include <drm/drm_modeset_helper_vtables.h>
 
 #ifdef CONFIG_DRM
@@ -69,6 +70,29 @@ __rust_helper u32 rust_helper_drm_crtc_mask(const struct drm_crtc *crtc)
 __rust_helper void rust_helper_drm_atomic_commit_put(struct drm_atomic_commit *state)
 {
 	drm_atomic_commit_put(state);
+}
+
+__rust_helper void
+rust_helper_drm_debugfs_add_file(struct drm_device *dev, const char *name,
+				 int (*show)(struct seq_file *, void *), void *data)
+{
+	drm_debugfs_add_file(dev, name, show, data);
+}
+
+/* The device of a file made by drm_debugfs_add_file(), from its seq_file. */
+__rust_helper struct drm_device *rust_helper_drm_debugfs_entry_dev(struct seq_file *m)
+{
+	struct drm_debugfs_entry *entry = m->private;
+
+	return entry->dev;
+}
+
+/* The data given to drm_debugfs_add_file() for the file of @m. */
+__rust_helper void *rust_helper_drm_debugfs_entry_data(struct seq_file *m)
+{
+	struct drm_debugfs_entry *entry = m->private;
+
+	return entry->file.data;
 }
 
 #endif /* CONFIG_DRM */

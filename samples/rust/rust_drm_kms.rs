@@ -7,13 +7,13 @@
 //! software vblank timer paces page-flip events. It uses only the safe KMS API of the `kernel`
 //! crate.
 //!
-//! `/sys/kernel/debug/rust_drm_kms/state` reports what the display shows: the mode, counters
+//! `rust_drm_kms_state` in the device's DRM debugfs directory (`/sys/kernel/debug/dri/N/`)
+//! reports what the display shows: the mode, counters
 //! of commits, damage rectangles and bytes copied, and a checksum (64-bit FNV-1a) of the
 //! visible image, so a test can check that what it drew arrived and what it did not damage did
 //! not.
 
 use kernel::{
-    debugfs,
     device::{
         Bound,
         DeviceContext, //
@@ -34,6 +34,10 @@ use kernel::{
                 Crtc,
                 CrtcState,
                 DriverCrtc, //
+            },
+            debugfs::{
+                DebugfsFile,
+                DebugfsShow, //
             },
             encoder::{
                 Encoder,
@@ -105,13 +109,11 @@ impl kernel::Module for RustDrmKms {
             drm,
             |_| {
                 let frame = Frame::new()?;
-                let dir = debugfs::Dir::new(c"rust_drm_kms");
-                let screen = try_pin_init!(Screen {
-                    frame <- new_mutex!(frame),
-                    copies: CopyStats::default(),
-                }? Error);
                 let display = try_pin_init!(Display {
-                    screen <- dir.read_callback_file(c"state", screen, &Screen::show),
+                    screen <- pin_init!(Screen {
+                        frame <- new_mutex!(frame),
+                        copies: CopyStats::default(),
+                    }),
                 }? Error);
                 KBox::pin_init(display, GFP_KERNEL)
             },
@@ -154,6 +156,8 @@ impl KmsDriver for SampleDriver {
     };
     // The vblank timer only ticks while the CRTC is on: enable it before the planes.
     const COMMIT_TAIL: CommitTail = CommitTail::EnablesFirst;
+    const DEBUGFS_FILES: &'static [DebugfsFile<Self>] =
+        &[DebugfsFile::new::<StateFile>(c"rust_drm_kms_state")];
 
     fn mode_valid(_dev: &drm::Device<Self, Ioctl>, mode: &DisplayMode) -> ModeStatus {
         if u32::from(mode.hdisplay()) > MAX_WIDTH {
@@ -166,11 +170,22 @@ impl KmsDriver for SampleDriver {
     }
 }
 
-/// What the registered display owns: the screen, published in debugfs.
+/// What the registered display owns: the screen, shown in debugfs ([`StateFile`]).
 #[pin_data]
 struct Display {
     #[pin]
-    screen: debugfs::File<Screen>,
+    screen: Screen,
+}
+
+/// The debugfs file `rust_drm_kms_state`.
+struct StateFile;
+
+impl DebugfsShow for StateFile {
+    type Driver = SampleDriver;
+
+    fn show(data: &Display, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        data.screen.show(f)
+    }
 }
 
 /// The virtual scanout memory and what happened to it.
@@ -260,7 +275,7 @@ impl DriverPlane for Primary {
                 new.copy_clip_to_slice(clip, &mut frame.pixels, pitch)
             });
             if let Some((clip, e)) = done.first_error {
-                pr_err!("damage {clip:?} not copied: {e:?}\n");
+                dev_err!(dev.as_ref(), "damage {clip:?} not copied: {e:?}\n");
             }
             screen.copies.record(&done);
         });

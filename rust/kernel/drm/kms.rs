@@ -32,8 +32,11 @@
 //!
 //! The objects live as long as the [`drm::Device`]: the DRM core destroys them through their
 //! `destroy` hooks when the device is released, never earlier. The atomic machinery is the C one
-//! (`drm_atomic_helper_check()` and `drm_atomic_helper_commit()`); drivers see typed, read-only
-//! states in their hooks.
+//! (`drm_atomic_helper_check()` and `drm_atomic_helper_commit()`); drivers see typed states in
+//! their hooks. A plane's state can carry driver data ([`plane::StateData`], duplicated and
+//! dropped with the state, as C drivers subclass their states): the atomic check decides what
+//! the commit is to do and records it there, with the memory it needs, so the commit only
+//! carries the decision out and neither fails nor allocates.
 //!
 //! # Layers
 //!
@@ -74,7 +77,7 @@
 //! |-----------|---------------------------------|---------------------------------------------|
 //! | Creation  | `create_objects()` callback     | [`ModeConfig`] to [`ConfiguredDevice`]      |
 //! | Callbacks | `#[vtable]`, `build_error!()`   | `#[vtable]`, `HAS_*` or a C-helper default  |
-//! | State     | driver-private subclasses       | read-only states, sealed state types        |
+//! | State     | driver-private subclasses       | sealed state types with driver data         |
 //! | Register  | inside `drm::Registration`      | [`Registration`], device-managed teardown   |
 //! | Helpers   | `VblankSupport`, commit tokens  | [`vblank_helper`], [`atomic_helper`]        |
 //!
@@ -83,8 +86,10 @@
 //!   leads to a registration.
 //! - Callbacks: a hook without an implementation stays NULL, as there; where every C driver
 //!   writes the same hook, the default body calls the C helper its doc names.
-//! - State: no driver here needs private states, driver-agnostic object types or owned object
-//!   references yet; the state type fixes the C state hooks, so the set is closed.
+//! - State: the state type fixes the C state hooks, so the set of types is closed; driver data
+//!   rides in it as a type parameter ([`plane::StateData`]), written only through the check
+//!   ([`plane::PlaneCheck`]) and read-only in the commit. No driver here needs driver-agnostic
+//!   object types or owned object references yet.
 //! - Registration: the teardown is device-managed and also runs when the registering module
 //!   goes away, and the registration data can borrow only the parent device, so a leaked
 //!   [`Registration`] leaves nothing reachable that could outlive what it points to.
@@ -113,8 +118,15 @@
 //! - [`gem_atomic_helper::ShadowPlaneData`], Rust only: the framebuffer being scanned out
 //!   stays mapped between commits, where `drm_gem_begin_shadow_fb_access()` maps it for each;
 //!   it saves setting up page tables and a TLB flush per update of a large shmem buffer.
+//! - [`gem_atomic_helper::ShadowPlaneState::copy_clip`]: damage copied with `drm_fb_memcpy()`
+//!   between `drm_gem_fb_begin_cpu_access()` and `drm_gem_fb_end_cpu_access()`, as the
+//!   sysfb drivers do, after checks that the rectangle lies in the framebuffer and the
+//!   destination in its memory.
 //! - [`gem_atomic_helper::CopyStats`], Rust only: counters of damage copies. This is driver
 //!   policy (debugfs) and is a candidate to move to the driver.
+//! - [`debugfs`]: the driver's files in the DRM device's debugfs directory
+//!   (`drm_debugfs_add_file()`), added at registration; reading one after an unplug fails with
+//!   `ENODEV`.
 //! - [`vblank_helper::refresh_status`], Rust only: modes the timer would run below 30 Hz or
 //!   above 1000 Hz are refused; `DRM_CRTC_VBLANK_TIMER_FUNCS` filters none. Below 30 Hz the
 //!   helpers' 100 ms vblank wait does not cover a frame; above 1000 Hz the timer floods the CPU.
@@ -127,6 +139,7 @@ pub mod atomic_helper;
 pub mod connector;
 pub mod crtc;
 pub mod damage;
+pub mod debugfs;
 pub mod encoder;
 pub mod format;
 pub mod gem_atomic_helper;
@@ -214,19 +227,75 @@ impl ModeStatus {
     }
 }
 
-/// Whether the kernel was told to leave the display to firmware drivers (`nomodeset`).
-///
-/// Drivers whose `modeset` parameter is left at its default should then not bind.
+/// Whether the kernel was told to leave the display to firmware drivers (`nomodeset`), in
+/// which case a KMS driver does not register (see
+/// [`module_kms_pci_driver!`](crate::module_kms_pci_driver)).
 pub fn firmware_drivers_only() -> bool {
     // SAFETY: `video_firmware_drivers_only()` only reads a flag set from the command line.
     unsafe { bindings::video_firmware_drivers_only() }
+}
+
+/// Declares the kernel module of a PCI KMS driver, as C's `drm_module_pci_driver()` does:
+/// like [`module_pci_driver!`](crate::module_pci_driver), except that when the kernel was
+/// booted with `nomodeset` ([`firmware_drivers_only`]) the PCI driver is not registered, a
+/// line says so, and loading the module fails with `ENODEV`.
+///
+/// As for new C drivers, there is no `modeset` parameter to override `nomodeset` (C's
+/// `drm_module_pci_driver_if_modeset()` is kept for existing drivers only).
+///
+/// # Examples
+///
+/// ```ignore
+/// kernel::module_kms_pci_driver! {
+///     type: MyPciDriver,
+///     name: "my_display",
+///     authors: ["..."],
+///     description: "...",
+///     license: "GPL",
+/// }
+/// ```
+#[macro_export]
+macro_rules! module_kms_pci_driver {
+    (type: $type:ty, $($f:tt)*) => {
+        type Ops<T> = $crate::pci::Adapter<T>;
+
+        #[$crate::prelude::pin_data]
+        struct DriverModule {
+            #[pin]
+            _driver: $crate::driver::Registration<Ops<$type>>,
+        }
+
+        impl $crate::InPlaceModule for DriverModule {
+            fn init(
+                module: &'static $crate::ThisModule,
+            ) -> impl ::pin_init::PinInit<Self, $crate::error::Error> {
+                $crate::try_pin_init!(Self {
+                    _driver <- {
+                        if $crate::drm::kms::firmware_drivers_only() {
+                            $crate::pr_info!("disabled by nomodeset\n");
+                            return Err($crate::error::code::ENODEV);
+                        }
+                        $crate::driver::Registration::new(
+                            <Self as $crate::ModuleMetadata>::NAME,
+                            module,
+                        )
+                    },
+                })
+            }
+        }
+
+        $crate::prelude::module! {
+            type: DriverModule,
+            $($f)*
+        }
+    };
 }
 
 /// A DRM driver with a display.
 ///
 /// Implemented beside [`drm::Driver`]; see the [module documentation](self) for the flow.
 #[vtable]
-pub trait KmsDriver: drm::Driver + Sized {
+pub trait KmsDriver: drm::Driver + Sized + 'static {
     /// Limits and preferences of the mode configuration.
     const MODE_CONFIG: ModeConfigInfo;
 
@@ -242,6 +311,10 @@ pub trait KmsDriver: drm::Driver + Sized {
     fn mode_valid(_dev: &drm::Device<Self, drm::Ioctl>, _mode: &mode::DisplayMode) -> ModeStatus {
         ModeStatus::OK
     }
+
+    /// The device's debugfs files, added to its DRM directory when it is registered; see
+    /// [`debugfs`].
+    const DEBUGFS_FILES: &'static [debugfs::DebugfsFile<Self>] = &[];
 }
 
 /// The [`drm::Driver::MODESET`] value of a KMS driver.
@@ -754,6 +827,7 @@ impl<'a, T: KmsDriver> Registration<'a, T> {
         // SAFETY: `run` takes the `Owned<T>` box `payload` is, whose device is registered.
         let teardown =
             unsafe { Teardown::install(teardown, KBox::into_raw(owned).cast(), Self::run)? };
+        debugfs::DebugfsFile::add_all(&drm);
         Self::start_clients(&drm);
         Ok((drm, teardown))
     }
@@ -1098,11 +1172,15 @@ mod tests {
         EncoderType, //
     };
     use format::Format;
+    use gem_atomic_helper::ShadowPlaneState;
     use plane::{
+        CheckFlags,
         DriverPlane,
         Plane,
+        PlaneCheck,
         PlaneState,
-        PlaneType, //
+        PlaneType,
+        StateData, //
     };
 
     struct TestDriver;
@@ -1162,6 +1240,76 @@ mod tests {
             _dev: &drm::Device<TestDriver, Ioctl>,
             _old: &PlaneState,
             _new: &PlaneState,
+        ) {
+        }
+    }
+
+    /// Plane-state data alive.
+    static LIVE_STATE_DATA: Atomic<i32> = Atomic::new(0);
+    /// Whether [`CountedPlane`]'s check refuses.
+    static REFUSE_CHECK: Atomic<bool> = Atomic::new(false);
+
+    /// Plane-state data that counts itself and its duplications.
+    struct Counted {
+        /// How many duplications this data is from the plane's first state.
+        generation: u32,
+        /// The generation of the state before, seen by the check of this one.
+        checked_after: Option<u32>,
+    }
+
+    impl Default for Counted {
+        fn default() -> Self {
+            LIVE_STATE_DATA.add(1, Relaxed);
+            Self {
+                generation: 0,
+                checked_after: None,
+            }
+        }
+    }
+
+    impl StateData for Counted {
+        fn duplicate(&self) -> Result<Self> {
+            LIVE_STATE_DATA.add(1, Relaxed);
+            Ok(Self {
+                generation: self.generation + 1,
+                checked_after: None,
+            })
+        }
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            LIVE_STATE_DATA.add(-1, Relaxed);
+        }
+    }
+
+    /// A shadow-buffered plane whose state carries [`Counted`].
+    struct CountedPlane;
+
+    #[vtable]
+    impl DriverPlane for CountedPlane {
+        type Driver = TestDriver;
+        type State = ShadowPlaneState<Counted>;
+
+        fn atomic_check(
+            _plane: &Plane<Self>,
+            _dev: &drm::Device<TestDriver, Ioctl>,
+            check: &mut PlaneCheck<'_, Self::State>,
+        ) -> Result {
+            if REFUSE_CHECK.load(Relaxed) {
+                return Err(ERANGE);
+            }
+            check.check_plane_state(CheckFlags::empty())?;
+            let before = check.old_state().data().generation;
+            check.data_mut().checked_after = Some(before);
+            Ok(())
+        }
+
+        fn atomic_update(
+            _plane: &Plane<Self>,
+            _dev: &drm::Device<TestDriver, Ioctl>,
+            _old: &Self::State,
+            _new: &Self::State,
         ) {
         }
     }
@@ -1352,6 +1500,55 @@ mod tests {
         assert!(kms.suspend().is_err_and(|e| e == EBUSY));
         kms.resume()?;
         assert!(kms.resume().is_err_and(|e| e == EINVAL));
+        Ok(())
+    }
+
+    /// A complete configuration whose primary plane is a [`CountedPlane`]; returns its C plane.
+    fn counted(
+        mc: ModeConfig<TestDriver>,
+    ) -> Result<(ConfiguredDevice<TestDriver>, *mut bindings::drm_plane)> {
+        let primary = Plane::new(&mc, PlaneType::Primary, &FORMATS, Ok(CountedPlane))?;
+        let raw = primary.as_raw();
+        let crtc = Crtc::new(&mc, primary, Ok(TestCrtc(0)))?;
+        output(&mc, crtc.mask())?;
+        Ok((mc.finish()?, raw))
+    }
+
+    #[test]
+    fn plane_state_data_lives_with_its_state() -> Result {
+        let (_reg, mc) = setup(c"kunit_kms_state_data")?;
+        let before = LIVE_STATE_DATA.load(Relaxed);
+        let (configured, _) = counted(mc)?;
+        // The plane's first state, made when the configuration was finished.
+        assert_eq!(LIVE_STATE_DATA.load(Relaxed), before + 1);
+        // Releasing the device destroys the plane and its state, dropping the data.
+        drop(configured);
+        assert_eq!(LIVE_STATE_DATA.load(Relaxed), before);
+        Ok(())
+    }
+
+    #[test]
+    fn plane_state_data_is_duplicated_and_checked() -> Result {
+        let (reg, mc) = setup(c"kunit_kms_state_dup")?;
+        let (configured, plane) = counted(mc)?;
+        let kms = Registration::new(reg.as_ref(), configured, test_data, 0)?;
+        // Suspending saves a duplicate of the current state and commits another that turns the
+        // plane off; the check of that one saw the data of the state it was duplicated from.
+        kms.suspend()?;
+        // SAFETY: The device is alive (`kms`) and suspended: nothing commits, so the plane's
+        // state stays as it is. States of a `CountedPlane` are `ShadowPlaneState<Counted>`.
+        let data = unsafe {
+            <ShadowPlaneState<Counted> as plane::private::Sealed>::from_raw((*plane).state).data()
+        };
+        assert!(data.generation >= 1);
+        assert_eq!(data.checked_after, Some(data.generation - 1));
+        // Resuming commits the saved state; a check that refuses fails it with its errno.
+        REFUSE_CHECK.store(true, Relaxed);
+        let resumed = kms.resume();
+        REFUSE_CHECK.store(false, Relaxed);
+        assert!(resumed.is_err_and(|e| e == ERANGE));
+        drop(kms);
+        drop(reg);
         Ok(())
     }
 

@@ -123,51 +123,6 @@ impl<'a> MemRemap<'a> {
         self.addr.as_ptr()
     }
 
-    /// Copies a block of `rows` lines of `line` bytes from `src` (lines `src_pitch` bytes apart)
-    /// to offset `offset` of the mapping (lines `dst_pitch` bytes apart).
-    ///
-    /// Fails with `ERANGE`, copying nothing, if any destination byte lies outside the mapping or
-    /// `line` exceeds `dst_pitch` (lines would overlap).
-    ///
-    /// # Safety
-    ///
-    /// For every `i < rows`, `src + i * src_pitch .. + line` must be valid for reads, and not
-    /// overlap the mapping.
-    pub unsafe fn copy_rows_from(
-        &self,
-        offset: usize,
-        dst_pitch: usize,
-        src: *const u8,
-        src_pitch: usize,
-        line: usize,
-        rows: usize,
-    ) -> Result {
-        if !self.check_rows(offset, dst_pitch, line, rows)? {
-            return Ok(());
-        }
-        let dst = self.addr.as_ptr();
-        if line == src_pitch && line == dst_pitch {
-            // One contiguous block: a single copy.
-            // SAFETY: `offset + rows * line <= size` (`check_rows`); the caller guarantees the
-            // source range. `memcpy` rather than `copy_nonoverlapping`: the memory is shared with
-            // the device.
-            unsafe { bindings::memcpy(dst.add(offset).cast(), src.cast(), rows * line) };
-            return Ok(());
-        }
-        for i in 0..rows {
-            // SAFETY: Destination line `i` lies inside the mapping (`check_rows`); the caller
-            // guarantees source line `i`.
-            unsafe {
-                bindings::memcpy(
-                    dst.add(offset + i * dst_pitch).cast(),
-                    src.add(i * src_pitch).cast(),
-                    line,
-                )
-            };
-        }
-        Ok(())
-    }
-
     /// Sets `rows` lines of `line` bytes, `pitch` bytes apart from offset `offset` of the
     /// mapping, to `value`: clearing an image, say.
     ///

@@ -251,13 +251,13 @@ pub fn free_buffer(card: &Card, db: DumbBuffer, fb: framebuffer::Handle) -> Resu
 
 /// The driver's debugfs state (`key: value` lines): rbochs or the Rust KMS sample.
 pub fn driver_state() -> Option<String> {
-    if let Ok(st) = std::fs::read_to_string("/sys/kernel/debug/rust_drm_kms/state") {
-        return Some(st);
-    }
-    let dir = std::fs::read_dir("/sys/kernel/debug").ok()?;
-    dir.flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("rbochs-"))
-        .and_then(|e| std::fs::read_to_string(e.path().join("state")).ok())
+    // Both drivers' files are in their DRM device's directory.
+    let dir = std::fs::read_dir("/sys/kernel/debug/dri").ok()?;
+    dir.flatten().find_map(|e| {
+        ["rbochs_state", "rust_drm_kms_state"]
+            .iter()
+            .find_map(|name| std::fs::read_to_string(e.path().join(name)).ok())
+    })
 }
 
 /// The numeric field `key` of a debugfs state (`key: value` lines).

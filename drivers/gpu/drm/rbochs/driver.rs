@@ -4,7 +4,6 @@
 
 use kernel::{
     aperture,
-    debugfs,
     device::{
         Bound,
         Core,
@@ -20,6 +19,7 @@ use kernel::{
                 ConnectorType, //
             },
             crtc::Crtc,
+            debugfs::DebugfsFile,
             encoder::{
                 Encoder,
                 EncoderType, //
@@ -35,15 +35,12 @@ use kernel::{
         },
         Ioctl,
     },
-    new_mutex,
+    io::memremap::CachePolicy,
     pci,
-    prelude::*,
-    str::CString,
-    sync::Mutex, //
+    prelude::*, //
 };
 
 use crate::{
-    frames::Frames,
     hw::{
         self,
         Hw, //
@@ -63,15 +60,18 @@ pub(crate) struct RbochsDriver;
 /// The PCI driver.
 pub(crate) struct RbochsPciDriver;
 
-/// Bound resources, reachable from DRM hooks through the registration guard.
-#[pin_data]
+/// Bound resources and what the driver found at probe, reachable from DRM hooks through the
+/// registration guard.
 pub(crate) struct RegData<'a> {
     pub(crate) hw: Hw<'a>,
-    /// What the frames in video memory hold; taken by the commit tail's hooks.
-    #[pin]
-    pub(crate) frames: Mutex<Frames>,
-    #[pin]
-    pub(crate) stats: debugfs::File<Stats>,
+    /// Cache policy of the video memory mapping.
+    pub(crate) policy: CachePolicy,
+    /// Usable video memory in bytes: the smaller of BAR 0 and what DISPI reports.
+    pub(crate) vram_size: usize,
+    /// The `double_buffer` parameter at probe: flip between two frames where they fit.
+    pub(crate) double_buffer: bool,
+    /// What the driver did, for debugfs.
+    pub(crate) stats: Stats,
 }
 
 /// What the PCI binding holds: the registered DRM device.
@@ -111,10 +111,12 @@ impl KmsDriver for RbochsDriver {
         prefer_host_byte_order: true,
     };
     const COMMIT_TAIL: CommitTail = CommitTail::EnablesFirst;
+    const DEBUGFS_FILES: &'static [DebugfsFile<Self>] =
+        &[DebugfsFile::new::<crate::kms::StateFile>(c"rbochs_state")];
 
     fn mode_valid(dev: &drm::Device<Self, Ioctl>, mode: &DisplayMode) -> ModeStatus {
         dev.with_registration_data(|data| {
-            crate::kms::mode_valid(data.stats.vram_size, mode.hdisplay(), mode.vdisplay())
+            crate::kms::mode_valid(data.vram_size, mode.hdisplay(), mode.vdisplay())
         })
         .unwrap_or(ModeStatus::ERROR)
     }
@@ -148,17 +150,6 @@ impl pci::Driver for RbochsPciDriver {
         pdev: &'bound pci::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
-        match crate::module_parameters::modeset.value() {
-            0 => {
-                dev_info!(pdev, "disabled by modeset=0\n");
-                return Err(ENODEV);
-            }
-            -1 if kms::firmware_drivers_only() => {
-                dev_info!(pdev, "disabled by nomodeset\n");
-                return Err(ENODEV);
-            }
-            _ => (),
-        }
         aperture::remove_conflicting_pci_devices(pdev, INFO.name)?;
         pdev.enable_device_mem()?;
 
@@ -179,20 +170,14 @@ impl pci::Driver for RbochsPciDriver {
             drm,
             |pdev| {
                 let (hw, vram_size) = Hw::new(pdev, policy)?;
-                let stats = Stats {
-                    policy: Some(policy),
+                let reg_data = RegData {
+                    hw,
+                    policy,
                     vram_size,
                     double_buffer,
-                    ..Default::default()
+                    stats: Stats::default(),
                 };
-                let dir_name = CString::try_from_fmt(fmt!("rbochs-{}", pdev.as_ref().name()))?;
-                let dir = debugfs::Dir::new(&dir_name);
-                let reg_data = try_pin_init!(RegData {
-                    hw,
-                    frames <- new_mutex!(Frames::default()),
-                    stats <- dir.read_callback_file(c"state", stats, &Stats::show),
-                });
-                KBox::pin_init(reg_data, GFP_KERNEL)
+                Ok(KBox::pin(reg_data, GFP_KERNEL)?)
             },
             0,
         )?;

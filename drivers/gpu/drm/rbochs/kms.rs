@@ -2,11 +2,14 @@
 
 //! The display pipeline: one primary plane, one CRTC, a virtual encoder and connector.
 
-use core::sync::atomic::{
-    AtomicBool,
-    AtomicU32,
-    AtomicU64,
-    Ordering, //
+use core::{
+    fmt,
+    sync::atomic::{
+        AtomicBool,
+        AtomicU32,
+        AtomicU64,
+        Ordering, //
+    },
 };
 
 use kernel::{
@@ -24,10 +27,8 @@ use kernel::{
                 CrtcState,
                 DriverCrtc, //
             },
-            damage::{
-                DamageIter,
-                Rect, //
-            },
+            damage::DamageIter,
+            debugfs::DebugfsShow,
             format::Format,
             gem_atomic_helper::{
                 CopyStats,
@@ -45,7 +46,6 @@ use kernel::{
         Ioctl,
     },
     io::memremap::CachePolicy,
-    pr_err_once,
     prelude::*, //
 };
 
@@ -56,6 +56,7 @@ use crate::{
     },
     frames::{
         Clips,
+        Frames,
         Layout, //
     },
     hw::MAX_Y_OFFSET,
@@ -73,27 +74,21 @@ pub(crate) const FORMATS: [Format; 4] = [
     Format::BGRA8888,
 ];
 
-/// What the driver found and did, for debugfs and the tests.
+/// What the driver did, for debugfs and the tests.
 #[derive(Default)]
 pub(crate) struct Stats {
-    /// Cache policy of the video memory mapping.
-    pub(crate) policy: Option<CachePolicy>,
-    /// Usable video memory in bytes: the smaller of BAR 0 and what DISPI reports.
-    pub(crate) vram_size: usize,
     /// Current mode width and height (0 while off).
-    pub(crate) width: AtomicU32,
-    pub(crate) height: AtomicU32,
-    /// The `double_buffer` parameter at probe: flip between two frames where they fit.
-    pub(crate) double_buffer: bool,
+    width: AtomicU32,
+    height: AtomicU32,
     /// The last update drew into a hidden frame and flipped to it.
-    pub(crate) double: AtomicBool,
-    /// The frame on screen, for drm_panic (which cannot take the frames' lock).
-    pub(crate) frame_shown: AtomicU32,
+    double: AtomicBool,
+    /// The frame on screen.
+    frame_shown: AtomicU32,
     /// Updates that moved the scanout start to the other frame.
-    pub(crate) flips: AtomicU64,
+    flips: AtomicU64,
     /// Damage copied into video memory; `errors` are copies refused because they did not fit
     /// (should stay 0: atomic_check rejects them).
-    pub(crate) copies: CopyStats,
+    copies: CopyStats,
 }
 
 impl Stats {
@@ -102,40 +97,38 @@ impl Stats {
         self.width.store(width.into(), Ordering::Relaxed);
         self.height.store(height.into(), Ordering::Relaxed);
     }
+}
 
-    pub(crate) fn show(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let policy = match self.policy {
-            Some(CachePolicy::WriteBack) => "write-back",
-            Some(CachePolicy::WriteCombine) => "write-combine",
-            None => "none",
+/// The driver's debugfs file, `rbochs_state`: `key: value` lines.
+pub(crate) struct StateFile;
+
+impl DebugfsShow for StateFile {
+    type Driver = RbochsDriver;
+
+    fn show(data: &RegData<'_>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let policy = match data.policy {
+            CachePolicy::WriteBack => "write-back",
+            CachePolicy::WriteCombine => "write-combine",
         };
         writeln!(f, "vram_cache: {policy}")?;
-        writeln!(f, "vram_size: {}", self.vram_size)?;
+        writeln!(f, "vram_size: {}", data.vram_size)?;
+        let stats = &data.stats;
         let (w, h) = (
-            self.width.load(Ordering::Relaxed),
-            self.height.load(Ordering::Relaxed),
+            stats.width.load(Ordering::Relaxed),
+            stats.height.load(Ordering::Relaxed),
         );
         writeln!(f, "mode: {w}x{h}")?;
-        let double = self.double.load(Ordering::Relaxed);
+        let double = stats.double.load(Ordering::Relaxed);
         writeln!(f, "buffering: {}", if double { "double" } else { "single" })?;
         writeln!(
             f,
             "frame_shown: {}",
-            self.frame_shown.load(Ordering::Relaxed)
+            stats.frame_shown.load(Ordering::Relaxed)
         )?;
-        writeln!(f, "flips: {}", self.flips.load(Ordering::Relaxed))?;
-        self.copies.show(f)?;
-        writeln!(f, "copy_ns: {}", self.copies.ns())?;
-        writeln!(f, "errors: {}", self.copies.failed())
-    }
-}
-
-impl RegData<'_> {
-    /// Forgets what the frames in video memory hold, after a mode set or with video memory
-    /// cleared: the device scans out of frame 0 again.
-    fn forget_frames(&self) {
-        self.frames.lock().reset();
-        self.stats.frame_shown.store(0, Ordering::Relaxed);
+        writeln!(f, "flips: {}", stats.flips.load(Ordering::Relaxed))?;
+        stats.copies.show(f)?;
+        writeln!(f, "copy_ns: {}", stats.copies.ns())?;
+        writeln!(f, "errors: {}", stats.copies.failed())
     }
 }
 
@@ -145,90 +138,95 @@ pub(crate) struct Primary;
 #[vtable]
 impl DriverPlane for Primary {
     type Driver = RbochsDriver;
-    type State = ShadowPlaneState;
+    type State = ShadowPlaneState<Frames>;
 
     const PANIC_SCANOUT: bool = true;
 
+    /// Checks the update and plans it: which frame it draws into and what it copies there
+    /// ([`Frames::plan`]), with all the memory it needs.
     fn atomic_check(
         _plane: &Plane<Self>,
         dev: &drm::Device<RbochsDriver, Ioctl>,
-        check: &mut PlaneCheck<'_, ShadowPlaneState>,
+        check: &mut PlaneCheck<'_, ShadowPlaneState<Frames>>,
     ) -> Result {
         // A client may turn the CRTC off and leave its framebuffer on the plane (IGT's
         // modeset transitions do, as i915, amdgpu and virtio-gpu allow): the plane is then
         // invisible, and shown again when the CRTC comes back.
         check.check_plane_state(CheckFlag::CanUpdateDisabled.into())?;
+        let old = check.old_state();
         // A plane that was not on screen left black or an old image in video memory, not the
         // frame its damage clips are relative to: copy the whole framebuffer.
-        if check.state().visible() && !check.old_state().visible() {
+        if check.state().visible() && !old.visible() {
             check.damage_whole_plane();
         }
-        // Once unplugged, nothing reaches video memory: the teardown's shutdown commit must pass.
-        let vram_size = dev.with_registration_data(|data| data.stats.vram_size);
-        vram_size.map_or(Ok(()), |size| check.check_fb_fits(dev.as_ref(), size))
+        let Some((vram_size, double_buffer)) =
+            dev.with_registration_data(|data| (data.vram_size, data.double_buffer))
+        else {
+            // Unplugged since the check began: the update will not reach video memory.
+            return Ok(());
+        };
+        check.check_fb_fits(dev.as_ref(), vram_size)?;
+        let new = check.state();
+        let Some(fb) = new.fb().filter(|_| new.visible()) else {
+            return Ok(());
+        };
+        let frame_size = fb.pitch(0) as usize * fb.height() as usize;
+        let layout = Layout {
+            frame_size,
+            double: double_buffer && 2 * frame_size <= vram_size && 2 * fb.height() <= MAX_Y_OFFSET,
+        };
+        // The frames hold what the previous update left, unless the plane was off or the
+        // output is programmed anew (a mode set points the scanout at frame 0, and std-VGA
+        // clears its memory).
+        let known = old.visible() && check.crtc_state().is_some_and(|c| !c.needs_modeset());
+        let mut damage = Clips::with_room(DamageIter::new(old, new).count())?;
+        DamageIter::new(old, new).for_each(|clip| damage.push(clip));
+        let frames = Frames::plan(known.then(|| old.data()), layout, damage, new.src())?;
+        *check.data_mut() = frames;
+        Ok(())
     }
 
+    /// Carries out the plan of the check: copies the rectangles it chose into the frame it
+    /// chose and scans that frame out.
     fn atomic_update(
         plane: &Plane<Self>,
         dev: &drm::Device<RbochsDriver, Ioctl>,
-        old: &ShadowPlaneState,
-        new: &ShadowPlaneState,
+        _old: &ShadowPlaneState<Frames>,
+        new: &ShadowPlaneState<Frames>,
     ) {
-        let Some(fb) = new.fb().filter(|_| new.visible()) else {
+        let frames = new.data();
+        let (Some(fb), Some(layout)) = (new.fb().filter(|_| new.visible()), frames.layout()) else {
             return;
         };
         dev.with_registration_data(|data| {
             let stats = &data.stats;
             let pitch = fb.pitch(0);
-            let frame_size = pitch as usize * fb.height() as usize;
-            let layout = Layout {
-                frame_size,
-                double: stats.double_buffer
-                    && 2 * frame_size <= stats.vram_size
-                    && 2 * fb.height() <= MAX_Y_OFFSET,
-            };
-            let src = new.src();
-            let mut damage = Clips::default();
-            DamageIter::new(old, new).for_each(|clip| damage.push(clip));
-            let mut frames = data.frames.lock();
-            let (frame, done) = {
-                let (frame, lacks) = frames.target(layout);
-                let start = frame * frame_size;
-                // This update's damage and what the frame lacks besides (the previous
-                // update's damage, less what this one covers), or the whole picture.
-                let whole = [src];
-                let (mine, theirs): (&[Rect], &[Rect]) = match lacks {
-                    Some(lacks) if !damage.lost() => (damage.as_slice(), lacks),
-                    _ => (&whole, &[]),
-                };
-                let rects = Iterator::chain(
-                    mine.iter().copied(),
-                    theirs.iter().filter(|r| !damage.covers(r)).copied(),
-                );
-                let done = new.copy_rects(rects, |clip| {
-                    new.copy_clip(clip, &data.hw.vram, start, pitch as usize)
-                });
-                (frame, done)
-            };
+            let start = frames.shown() * layout.frame_size;
+            let done = new.copy_rects(frames.copies().iter().copied(), |clip| {
+                new.copy_clip(clip, &data.hw.vram, start, pitch as usize)
+            });
             if let Some((clip, e)) = done.first_error {
-                pr_err_once!("damage {clip:?} not copied: {e:?}\n");
+                kernel::do_once_lite! {
+                    dev_err!(dev.as_ref(), "damage {clip:?} not copied: {e:?}\n")
+                };
             }
             // Scan out the source rectangle of the frame just drawn.
-            let frame_y = frame as u32 * fb.height();
+            let src = new.src();
+            let frame_y = frames.shown() as u32 * fb.height();
             data.hw
                 .set_base(src.x1 as u32, frame_y + src.y1 as u32, pitch);
             data.hw.set_format(fb.format());
-            if frame != frames.shown() {
+            if frames.flips() {
                 stats.flips.fetch_add(1, Ordering::Relaxed);
             }
-            frames.shown_now(frame, damage);
             // drm_panic draws into the frame on screen.
-            let start = frame * frame_size;
             if let Err(e) = plane.set_panic_scanout(dev, |data| Ok((&data.hw.vram, start, pitch))) {
-                pr_err_once!("no panic screen: {e:?}\n");
+                kernel::do_once_lite! { dev_err!(dev.as_ref(), "no panic screen: {e:?}\n") };
             }
             stats.double.store(layout.double, Ordering::Relaxed);
-            stats.frame_shown.store(frame as u32, Ordering::Relaxed);
+            stats
+                .frame_shown
+                .store(frames.shown() as u32, Ordering::Relaxed);
             stats.copies.record(&done);
         });
     }
@@ -257,8 +255,7 @@ impl DriverCrtc for Pipe {
         let mode = state.mode();
         dev.with_registration_data(|data| {
             data.hw
-                .set_mode(mode.hdisplay(), mode.vdisplay(), data.stats.vram_size);
-            data.forget_frames();
+                .set_mode(mode.hdisplay(), mode.vdisplay(), data.vram_size);
             data.stats.set_mode(mode.hdisplay(), mode.vdisplay());
         });
     }
@@ -283,15 +280,16 @@ impl DriverCrtc for Pipe {
         // A lit CRTC without a plane shows black, not what video memory last held. Clear it
         // when the plane goes away or the output is programmed anew without one (std-VGA
         // clears its memory when a mode is set, bochs-display does not); video memory then
-        // stays black until a plane comes back.
+        // stays black until a plane comes back, whose check then plans a whole picture.
         if !new.active() || new.has_planes() || !(new.needs_modeset() || old.has_planes()) {
             return;
         }
         let (w, h) = (new.mode().hdisplay(), new.mode().vdisplay());
         dev.with_registration_data(|data| {
-            data.forget_frames();
             if let Err(e) = data.hw.show_black(w, h) {
-                pr_err_once!("cannot clear a {w}x{h} frame: {e:?}\n");
+                kernel::do_once_lite! {
+                    dev_err!(dev.as_ref(), "cannot clear a {w}x{h} frame: {e:?}\n")
+                };
             }
         });
     }

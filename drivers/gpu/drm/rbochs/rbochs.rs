@@ -11,17 +11,13 @@ mod kms;
 
 use hw::VramCache;
 
-kernel::module_pci_driver! {
+kernel::module_kms_pci_driver! {
     type: driver::RbochsPciDriver,
     name: "rbochs",
     authors: ["rbochs developers"],
     description: "DRM driver for QEMU std-VGA and bochs-display, coherent on arm64",
     license: "GPL",
     params: {
-        modeset: i32 {
-            default: -1,
-            description: "Enable (1) or disable (0) the driver; -1 follows nomodeset",
-        },
         vram_cache: VramCache {
             default: VramCache::Auto,
             description: "Video memory mapping: auto (write-back on arm64), wb or wc",

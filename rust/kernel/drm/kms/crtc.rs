@@ -372,7 +372,7 @@ impl CrtcState {
     /// # Safety
     ///
     /// `ptr` must be a valid CRTC state that is not changed during `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::drm_crtc_state) -> &'a Self {
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::drm_crtc_state) -> &'a Self {
         // SAFETY: Guaranteed by the caller; `Self` is transparent.
         unsafe { &*ptr.cast() }
     }

@@ -9,9 +9,14 @@
 //! [`ShadowPlaneState`] gets the hooks of `DRM_GEM_SHADOW_PLANE_FUNCS` and
 //! `DRM_GEM_SHADOW_PLANE_HELPER_FUNCS`: the GEM framebuffer of every new state is mapped
 //! (`drm_gem_begin_shadow_fb_access()`) for the duration of the commit, and the driver copies
-//! the damaged parts of it where it scans out from ([`ShadowPlaneState::copy_damage`]). This is
-//! the policy of drivers whose scanout memory the CPU writes: virtual and emulated displays,
-//! and hardware that cannot scan out of system memory.
+//! the damaged parts of it where it scans out from ([`ShadowPlaneState::copy_damage`], with
+//! `drm_fb_memcpy()`). This is the policy of drivers whose scanout memory the CPU writes:
+//! virtual and emulated displays, and hardware that cannot scan out of system memory.
+//!
+//! `ShadowPlaneState<D>` is the state subclassed with driver data `D` (C drivers embed
+//! `struct drm_shadow_plane_state` in a struct of their own for the same purpose): the
+//! duplication and destruction hooks are those of `DRM_GEM_SHADOW_PLANE_FUNCS`'s
+//! `__drm_gem_*` halves around the driver data's [`StateData::duplicate`] and drop.
 //!
 //! On top of the C helpers, the framebuffer being put on screen stays mapped between commits
 //! (see [`ShadowPlaneData`]).
@@ -26,13 +31,15 @@ use super::{
         private::Sealed,
         PlaneCheck,
         PlaneState,
-        State, //
+        State,
+        StateData, //
     },
 };
 use crate::{
     bindings,
     container_of,
     device,
+    error::to_result,
     io::memremap::MemRemap,
     new_mutex,
     prelude::*,
@@ -44,6 +51,7 @@ use crate::{
     types::Opaque, //
 };
 use core::{
+    cell::UnsafeCell,
     ptr,
     sync::atomic::{
         AtomicU64,
@@ -51,16 +59,28 @@ use core::{
     },
 };
 
-/// The state of a shadow-buffered plane (`struct drm_shadow_plane_state`).
+/// The direction of the CPU's access to a framebuffer whose damage is copied out of it.
+const FROM_DEVICE: bindings::dma_data_direction = bindings::dma_data_direction::DMA_FROM_DEVICE;
+
+/// The state of a shadow-buffered plane (`struct drm_shadow_plane_state`), subclassed with
+/// driver data `D` ([`StateData`]; none by default).
 ///
 /// Besides the usual plane state (which it dereferences to) it holds the kernel mapping of the
-/// framebuffer, valid while a commit runs.
+/// framebuffer, valid while a commit runs, and the driver's data: what the driver's atomic
+/// check decided for the commit ([`PlaneCheck::data_mut`]) and its atomic update reads
+/// ([`ShadowPlaneState::data`]).
 ///
 /// # Invariants
 ///
-/// `self.0` is a valid `struct drm_shadow_plane_state`, not changed while borrowed.
-#[repr(transparent)]
-pub struct ShadowPlaneState(Opaque<bindings::drm_shadow_plane_state>);
+/// `raw` is a valid `struct drm_shadow_plane_state`, not changed while borrowed; the state was
+/// allocated as a `KBox<Self>` by its plane's `atomic_create_state` or `atomic_duplicate_state`
+/// hook (below).
+/// `data` is changed only through [`PlaneCheck::data_mut`].
+#[repr(C)]
+pub struct ShadowPlaneState<D: StateData = ()> {
+    raw: Opaque<bindings::drm_shadow_plane_state>,
+    data: UnsafeCell<D>,
+}
 
 /// What a shadow-buffered plane keeps: the framebuffer it scans out, mapped between commits.
 ///
@@ -100,9 +120,9 @@ impl ShadowPlaneData {
     }
 }
 
-impl State for ShadowPlaneState {}
+impl<D: StateData> State for ShadowPlaneState<D> {}
 
-impl Sealed for ShadowPlaneState {
+impl<D: StateData> Sealed for ShadowPlaneState<D> {
     type PlaneData = ShadowPlaneData;
 
     fn plane_data() -> impl PinInit<ShadowPlaneData> {
@@ -112,9 +132,9 @@ impl Sealed for ShadowPlaneState {
     }
 
     const FUNCS: bindings::drm_plane_funcs = bindings::drm_plane_funcs {
-        atomic_create_state: Some(create_state_callback),
-        atomic_duplicate_state: Some(bindings::drm_gem_duplicate_shadow_plane_state),
-        atomic_destroy_state: Some(bindings::drm_gem_destroy_shadow_plane_state),
+        atomic_create_state: Some(create_state_callback::<D>),
+        atomic_duplicate_state: Some(duplicate_state_callback::<D>),
+        atomic_destroy_state: Some(destroy_state_callback::<D>),
         ..pin_init::zeroed()
     };
 
@@ -146,46 +166,115 @@ impl Sealed for ShadowPlaneState {
     /// As for [`Sealed::from_raw`].
     unsafe fn from_raw<'a>(ptr: *mut bindings::drm_plane_state) -> &'a Self {
         // SAFETY: Guaranteed by the caller: states of planes with this state type are made by
-        // `create_state_callback` or the shadow-plane duplication, so `ptr` is the `base`, the
-        // first member, of a `struct drm_shadow_plane_state`.
+        // `create_state_callback` or `duplicate_state_callback`, so `ptr` is the `base`, the
+        // first member, of the `struct drm_shadow_plane_state` that a `Self` starts with.
         unsafe { &*container_of!(ptr, bindings::drm_shadow_plane_state, base).cast() }
     }
 }
 
-/// Allocates the state of a shadow-buffered plane (`atomic_create_state`).
-extern "C" fn create_state_callback(
-    plane: *mut bindings::drm_plane,
-) -> *mut bindings::drm_plane_state {
-    let Ok(state) = KBox::<bindings::drm_shadow_plane_state>::new(pin_init::zeroed(), GFP_KERNEL)
-    else {
-        return ENOMEM.to_ptr();
-    };
-    let state = KBox::into_raw(state);
-    // SAFETY: `state` is valid and zeroed, the pristine value of the C struct; `plane` is a
-    // valid plane. The state is released by `drm_gem_destroy_shadow_plane_state()`, which
-    // `kfree()`s it, matching `KBox`.
-    unsafe {
-        bindings::__drm_atomic_helper_plane_state_init(&raw mut (*state).base, plane);
-        &raw mut (*state).base
+impl<D: StateData> ShadowPlaneState<D> {
+    /// Allocates a state with `data`; its C part zeroed, the pristine value of the C struct.
+    fn alloc(data: D) -> Result<*mut Self> {
+        let state = KBox::new(
+            Self {
+                raw: Opaque::zeroed(),
+                data: UnsafeCell::new(data),
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(KBox::into_raw(state))
+    }
+
+    /// The C base of the state at `state`.
+    fn base_of(state: *mut Self) -> *mut bindings::drm_plane_state {
+        // SAFETY: A projection, no access: `raw` is the first member of `Self` and `base` that
+        // of `struct drm_shadow_plane_state`.
+        unsafe { &raw mut (*Opaque::cast_into(&raw const (*state).raw)).base }
     }
 }
 
-impl core::ops::Deref for ShadowPlaneState {
+/// Allocates the first state of a shadow-buffered plane (`atomic_create_state`).
+extern "C" fn create_state_callback<D: StateData>(
+    plane: *mut bindings::drm_plane,
+) -> *mut bindings::drm_plane_state {
+    let Ok(state) = ShadowPlaneState::alloc(D::default()) else {
+        return ENOMEM.to_ptr();
+    };
+    let base = ShadowPlaneState::base_of(state);
+    // SAFETY: `base` is zeroed, the pristine value of the C struct (`fmtcnv_state` included);
+    // `plane` is a valid plane.
+    unsafe { bindings::__drm_atomic_helper_plane_state_init(base, plane) };
+    base
+}
+
+/// Duplicates the current state of a shadow-buffered plane (`atomic_duplicate_state`): the
+/// C part as `drm_gem_duplicate_shadow_plane_state()` does, the driver data with
+/// [`StateData::duplicate`]. Returns NULL on failure, as the DRM core expects.
+extern "C" fn duplicate_state_callback<D: StateData>(
+    plane: *mut bindings::drm_plane,
+) -> *mut bindings::drm_plane_state {
+    // SAFETY: `plane` is a valid plane; its current state, if any, is one of this type
+    // (`from_raw`), not changed while it is duplicated (the caller holds the plane's lock).
+    let current = unsafe {
+        let current = (*plane).state;
+        if current.is_null() {
+            return ptr::null_mut();
+        }
+        <ShadowPlaneState<D> as Sealed>::from_raw(current)
+    };
+    let Ok(state) = current.data().duplicate().and_then(ShadowPlaneState::alloc) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `state` was just allocated, its C part zeroed; `plane` has a current state of
+    // the shadow-plane type, which the helper copies.
+    unsafe {
+        bindings::__drm_gem_duplicate_shadow_plane_state(
+            plane,
+            Opaque::cast_into(&raw const (*state).raw),
+        )
+    };
+    ShadowPlaneState::base_of(state)
+}
+
+/// Frees a state of a shadow-buffered plane (`atomic_destroy_state`).
+extern "C" fn destroy_state_callback<D: StateData>(
+    _plane: *mut bindings::drm_plane,
+    state: *mut bindings::drm_plane_state,
+) {
+    // SAFETY: The DRM core passes a state of this plane, made by one of the callbacks above
+    // (type invariant), which it no longer uses.
+    unsafe {
+        let shadow = container_of!(state, bindings::drm_shadow_plane_state, base);
+        bindings::__drm_gem_destroy_shadow_plane_state(shadow);
+        drop(KBox::from_raw(shadow.cast::<ShadowPlaneState<D>>()));
+    }
+}
+
+impl<D: StateData> core::ops::Deref for ShadowPlaneState<D> {
     type Target = PlaneState;
 
     fn deref(&self) -> &PlaneState {
         // SAFETY: `base` is a valid plane state, borrowed as long as `self` (type invariant).
-        unsafe { <PlaneState as Sealed>::from_raw(&raw mut (*self.0.get()).base) }
+        unsafe { <PlaneState as Sealed>::from_raw(&raw mut (*self.raw.get()).base) }
     }
 }
 
-impl AsRef<PlaneState> for ShadowPlaneState {
+impl<D: StateData> AsRef<PlaneState> for ShadowPlaneState<D> {
     fn as_ref(&self) -> &PlaneState {
         self
     }
 }
 
-impl ShadowPlaneState {
+impl<D: StateData> ShadowPlaneState<D> {
+    /// The driver's data, as the atomic check left it.
+    pub fn data(&self) -> &D {
+        // SAFETY: Only `PlaneCheck::data_mut` changes `data`, holding the check mutably
+        // borrowed, hence no reference to this state's data from it (type invariant); this
+        // reference lives no longer than `self`, and the state is not changed while `self` is
+        // borrowed.
+        unsafe { &*self.data.get() }
+    }
+
     /// Where the lines of `clip` are in the kernel mapping of the framebuffer.
     ///
     /// Fails with `EINVAL` if the plane has no single-plane framebuffer, or no kernel mapping of
@@ -193,26 +282,30 @@ impl ShadowPlaneState {
     fn clip_source(&self, clip: &Rect) -> Result<ClipSource> {
         let fb = self.fb().ok_or(EINVAL)?;
         let cpp = fb.cpp() as usize;
-        if cpp == 0 || !clip.is_within(fb.width(), fb.height()) {
+        if fb.num_planes() != 1 || cpp == 0 || !clip.is_within(fb.width(), fb.height()) {
             return Err(EINVAL);
         }
         // SAFETY: Valid by the type invariant.
-        let map = unsafe { (*self.0.get()).data[0] };
+        let map = unsafe { (*self.raw.get()).data[0] };
         // SAFETY: `vaddr` and `vaddr_iomem` share storage; we only test it for NULL.
         let vaddr = unsafe { map.__bindgen_anon_1.vaddr };
         if map.is_iomem || vaddr.is_null() {
             return Err(EINVAL);
         }
-        let pitch = fb.pitch(0) as usize;
         let (x, y) = (clip.x1 as usize, clip.y1 as usize);
-        // INVARIANT: `data[0]` maps the whole first colour plane (the framebuffer was checked
-        // against its GEM object when it was made) for as long as the commit, during which
-        // this state is borrowed, runs; `clip` lies within the framebuffer, so every line
-        // `i < rows` of `line` bytes at `ptr + i * pitch` is mapped.
+        // INVARIANT: The framebuffer has one colour plane, which `data[0]` maps whole (the
+        // framebuffer was checked against its GEM object when it was made) in system memory,
+        // for as long as the commit, during which this state is borrowed, runs; `clip` lies
+        // within the framebuffer.
         Ok(ClipSource {
-            // SAFETY: The offset of `clip`'s first pixel, inside the mapping (see above).
-            ptr: unsafe { vaddr.cast::<u8>().add(y * pitch + x * cpp) },
-            pitch,
+            map,
+            fb: ptr::from_ref(fb.raw()),
+            clip: bindings::drm_rect {
+                x1: clip.x1,
+                y1: clip.y1,
+                x2: clip.x2,
+                y2: clip.y2,
+            },
             line: clip.width() as usize * cpp,
             rows: clip.height() as usize,
             x_bytes: x * cpp,
@@ -228,7 +321,7 @@ impl ShadowPlaneState {
     /// rectangle, damages the whole plane (see [`DamageIter`]).
     pub fn copy_damage(
         &self,
-        old: &ShadowPlaneState,
+        old: &PlaneState,
         copy: impl FnMut(&Rect) -> Result<usize>,
     ) -> DamageCopy {
         self.copy_rects(DamageIter::new(old, self), copy)
@@ -237,6 +330,11 @@ impl ShadowPlaneState {
     /// Copies `rects` of the framebuffer with `copy`, as [`ShadowPlaneState::copy_damage`] copies
     /// the damage: for a driver whose destination lacks other parts than this update's damage,
     /// e.g. one of several frames that holds an older picture.
+    ///
+    /// The copies run between `drm_gem_fb_begin_cpu_access()` and
+    /// `drm_gem_fb_end_cpu_access()`, which synchronise a buffer imported from another device
+    /// (a no-op for the driver's own buffers); if the buffer cannot be accessed, nothing is
+    /// copied and every rectangle counts as failed with that error.
     pub fn copy_rects(
         &self,
         rects: impl Iterator<Item = Rect>,
@@ -244,8 +342,22 @@ impl ShadowPlaneState {
     ) -> DamageCopy {
         let start = Instant::<Monotonic>::now();
         let mut done = DamageCopy::default();
+        let fb = self.fb().map(|fb| ptr::from_ref(fb.raw()).cast_mut());
+        let access = match fb {
+            Some(fb) => {
+                // SAFETY: `fb` is the state's framebuffer, made from GEM objects (see
+                // `begin_fb_access`), alive while the state is borrowed.
+                let ret = unsafe { bindings::drm_gem_fb_begin_cpu_access(fb, FROM_DEVICE) };
+                to_result(ret)
+            }
+            None => Ok(()),
+        };
         for clip in rects {
-            done.add(&clip, copy(&clip));
+            done.add(&clip, access.and_then(|()| copy(&clip)));
+        }
+        if let (Some(fb), Ok(())) = (fb, access) {
+            // SAFETY: Ends the access begun above.
+            unsafe { bindings::drm_gem_fb_end_cpu_access(fb, FROM_DEVICE) };
         }
         done.ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         done
@@ -270,10 +382,14 @@ impl ShadowPlaneState {
             .dst_offset(dst_pitch)?
             .checked_add(dst_start)
             .ok_or(ERANGE)?;
-        // SAFETY: By the invariant of `ClipSource`, the `rows` source lines are mapped for the
-        // duration of the commit, during which `self` is borrowed; they are framebuffer memory,
-        // not the scanout mapping.
-        unsafe { dst.copy_rows_from(dst_off, dst_pitch, src.ptr, src.pitch, src.line, src.rows)? };
+        let end = super::damage::rows_end(dst_off, dst_pitch, src.line, src.rows).ok_or(ERANGE)?;
+        if end > dst.size() {
+            return Err(ERANGE);
+        }
+        // SAFETY: The `rows` destination lines of `line` bytes, `dst_pitch` apart from
+        // `dst_off`, end at or before `end <= dst.size()`, inside the mapping, which is kernel
+        // memory the device scans out, not the framebuffer.
+        unsafe { src.copy_to(dst.as_ptr(), dst_off, dst_pitch)? };
         Ok(src.line * src.rows)
     }
 
@@ -291,24 +407,23 @@ impl ShadowPlaneState {
         if end > dst.len() {
             return Err(ERANGE);
         }
-        let base = dst.as_mut_ptr();
-        for i in 0..src.rows {
-            // SAFETY: Source line `i` is mapped (invariant of `ClipSource`) and cannot overlap
-            // `dst`, which is borrowed mutably; destination line `i` ends at or before
-            // `end <= dst.len()`.
-            unsafe {
-                ptr::copy_nonoverlapping(
-                    src.ptr.add(i * src.pitch),
-                    base.add(dst_off + i * dst_pitch),
-                    src.line,
-                )
-            };
-        }
+        // SAFETY: The destination lines end at or before `end <= dst.len()`; `dst` is borrowed
+        // mutably, so it cannot overlap the framebuffer's mapping.
+        unsafe { src.copy_to(dst.as_mut_ptr(), dst_off, dst_pitch)? };
         Ok(src.line * src.rows)
     }
 }
 
-impl PlaneCheck<'_, ShadowPlaneState> {
+impl<D: StateData> PlaneCheck<'_, ShadowPlaneState<D>> {
+    /// The driver's data of the new state, to record what the commit is to do.
+    pub fn data_mut(&mut self) -> &mut D {
+        // SAFETY: The new state belongs to the commit being checked, which only this thread
+        // changes during the check phase; `self` is borrowed mutably for as long as the
+        // reference lives, so no other reference to the data exists through it
+        // (`PlaneCheck::state` borrows `self`).
+        unsafe { &mut *self.new_state().data.get() }
+    }
+
     /// Refuses (`EINVAL`, with a debug message on `dev`) a visible framebuffer whose first
     /// colour plane, pitch times height bytes, does not fit into the `size` bytes of scanout
     /// memory its damage is copied to, from offset 0 with the framebuffer's pitch.
@@ -374,15 +489,17 @@ impl CopyStats {
     }
 }
 
-/// The lines of a damage rectangle in the kernel mapping of a framebuffer.
+/// A damage rectangle of a framebuffer mapped into the kernel, ready for `drm_fb_memcpy()`.
 ///
 /// # Invariants
 ///
-/// For every `i < rows`, `ptr + i * pitch .. + line` is mapped and readable while the plane
-/// state it came from is borrowed.
+/// `fb` is a single-plane framebuffer and `map` a kernel mapping (system memory) of all of its
+/// first colour plane, both valid while the plane state they came from is borrowed; `clip`
+/// lies within the framebuffer and spans `rows` lines of `line` bytes.
 struct ClipSource {
-    ptr: *const u8,
-    pitch: usize,
+    map: bindings::iosys_map,
+    fb: *const bindings::drm_framebuffer,
+    clip: bindings::drm_rect,
     line: usize,
     rows: usize,
     /// Position of the rectangle: byte offset within a line, and first line.
@@ -397,6 +514,45 @@ impl ClipSource {
             .checked_mul(dst_pitch)
             .and_then(|o| o.checked_add(self.x_bytes))
             .ok_or(ERANGE)
+    }
+
+    /// Copies the rectangle to `dst + offset`, lines `dst_pitch` bytes apart, with
+    /// `drm_fb_memcpy()`. Fails with `ERANGE` for a pitch above `u32::MAX`.
+    ///
+    /// # Safety
+    ///
+    /// The `rows` lines of `line` bytes, `dst_pitch` bytes apart from `dst + offset`, are
+    /// valid for writes, do not overlap each other (`line <= dst_pitch` for several rows), and
+    /// do not overlap the framebuffer. The plane state this came from is borrowed.
+    unsafe fn copy_to(&self, dst: *mut u8, offset: usize, dst_pitch: usize) -> Result {
+        let pitch = u32::try_from(dst_pitch).map_err(|_| ERANGE)?;
+        let pitches = [pitch, 0, 0, 0];
+        let mut dst_map =
+            [bindings::iosys_map::default(); bindings::DRM_FORMAT_MAX_PLANES as usize];
+        // `is_iomem == false` selects the `vaddr` member of the union.
+        dst_map[0] = bindings::iosys_map {
+            __bindgen_anon_1: bindings::iosys_map__bindgen_ty_1 {
+                // SAFETY: Inside the destination (guaranteed by the caller).
+                vaddr: unsafe { dst.add(offset) }.cast(),
+            },
+            is_iomem: false,
+        };
+        let mut src_map =
+            [bindings::iosys_map::default(); bindings::DRM_FORMAT_MAX_PLANES as usize];
+        src_map[0] = self.map;
+        // SAFETY: By the type invariant, `fb` has one colour plane, mapped by `src_map[0]` in
+        // system memory, and `clip` lies within it; the caller guarantees the destination.
+        // `drm_fb_memcpy()` reads one entry of each array per colour plane.
+        unsafe {
+            bindings::drm_fb_memcpy(
+                dst_map.as_mut_ptr(),
+                pitches.as_ptr(),
+                src_map.as_ptr(),
+                self.fb,
+                &self.clip,
+            )
+        };
+        Ok(())
     }
 }
 

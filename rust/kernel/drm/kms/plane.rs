@@ -10,7 +10,10 @@
 //! [`ShadowPlaneState`](super::gem_atomic_helper::ShadowPlaneState).
 
 use super::{
-    crtc::CrtcMask,
+    crtc::{
+        CrtcMask,
+        CrtcState, //
+    },
     format::Format,
     KmsDriver,
     ModeConfig, //
@@ -112,6 +115,27 @@ pub(crate) mod private {
         /// `ptr` must be the `struct drm_plane_state` of a state of this type that outlives
         /// `'a` and is not changed during `'a`.
         unsafe fn from_raw<'a>(ptr: *mut bindings::drm_plane_state) -> &'a Self;
+    }
+}
+
+/// Driver data carried by a plane's atomic state, e.g. a decision its atomic check made for
+/// the commit to carry out, as C drivers keep in a subclass of their plane state.
+///
+/// A plane's first state (`atomic_create_state`) holds [`Default::default`]; every later state
+/// is duplicated from the plane's current one (`atomic_duplicate_state`) and then checked, when
+/// [`PlaneCheck::data_mut`] lets the driver's atomic check complete it. The data is dropped
+/// with its state.
+pub trait StateData: Default + Send + Sized {
+    /// The data of a new state duplicated from a state holding `self`.
+    ///
+    /// May allocate (duplication is part of building a commit, before its check); a failure
+    /// fails the duplication, hence the commit, with `ENOMEM`.
+    fn duplicate(&self) -> Result<Self>;
+}
+
+impl StateData for () {
+    fn duplicate(&self) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -591,7 +615,7 @@ unsafe impl<T: DriverPlane> Sync for Plane<T> {}
 pub struct Framebuffer(Opaque<bindings::drm_framebuffer>);
 
 impl Framebuffer {
-    fn raw(&self) -> &bindings::drm_framebuffer {
+    pub(super) fn raw(&self) -> &bindings::drm_framebuffer {
         // SAFETY: Valid by the type invariant; the fields read here are immutable after creation.
         unsafe { &*self.0.get() }
     }
@@ -615,6 +639,12 @@ impl Framebuffer {
     pub fn format(&self) -> Format {
         // SAFETY: A framebuffer always has a format (type invariant).
         Format::from_raw(unsafe { (*self.raw().format).format })
+    }
+
+    /// The number of colour planes of the format.
+    pub(super) fn num_planes(&self) -> u8 {
+        // SAFETY: A framebuffer always has a format (type invariant).
+        unsafe { (*self.raw().format).num_planes }
     }
 
     /// Bytes per pixel of the first colour plane, 0 for block formats.
@@ -727,13 +757,25 @@ pub struct PlaneCheck<'a, S> {
 
 impl<'a, S: State> PlaneCheck<'a, S> {
     /// The new plane state.
-    pub fn state(&self) -> &'a S {
+    pub fn state(&self) -> &S {
         self.state
     }
 
     /// The plane's state before the commit.
     pub fn old_state(&self) -> &'a S {
         self.old
+    }
+
+    /// The new state, for the accessors of state types that let a check change their data.
+    pub(super) fn new_state(&self) -> &'a S {
+        self.state
+    }
+
+    /// The new state of the CRTC the plane goes to, if it goes to one.
+    pub fn crtc_state(&self) -> Option<&CrtcState> {
+        // SAFETY: A new CRTC state of the commit being checked: the plane checks run before the
+        // CRTC checks, so nothing changes it while `self` is borrowed.
+        (!self.crtc_state.is_null()).then(|| unsafe { CrtcState::from_raw(self.crtc_state) })
     }
 
     /// Makes this update copy the whole plane, whatever damage clips userspace gave

@@ -129,11 +129,12 @@ pub fn parse_state<'a>(lines: impl IntoIterator<Item = &'a str>) -> State {
         .collect()
 }
 
-/// rbochs's debugfs state.
-pub const RBOCHS_STATE: &str = "/sys/kernel/debug/rbochs-*/state";
+/// rbochs's debugfs state, in the directory of its DRM minor (`dri/N`, a link to the device's
+/// own `dri/<PCI address>`; guests here have fewer than ten cards).
+pub const RBOCHS_STATE: &str = "/sys/kernel/debug/dri/[0-9]/rbochs_state";
 
-/// The KMS sample's debugfs state.
-pub const SAMPLE_STATE: &str = "/sys/kernel/debug/rust_drm_kms/state";
+/// The KMS sample's debugfs state, in the directory of its DRM minor.
+pub const SAMPLE_STATE: &str = "/sys/kernel/debug/dri/[0-9]/rust_drm_kms_state";
 
 /// A debugfs state file (`path` may be a shell glob) as `key: value` pairs.
 pub fn debugfs_state(vm: &mut Vm, path: &str) -> Result<State> {

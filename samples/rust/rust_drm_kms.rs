@@ -22,7 +22,6 @@ use kernel::{
         self, gem,
         kms::{
             self,
-            atomic_helper::CommitTail,
             connector::{
                 Connector,
                 ConnectorStatus,
@@ -154,8 +153,6 @@ impl KmsDriver for SampleDriver {
         preferred_depth: 24,
         prefer_host_byte_order: false,
     };
-    // The vblank timer only ticks while the CRTC is on: enable it before the planes.
-    const COMMIT_TAIL: CommitTail = CommitTail::EnablesFirst;
     const DEBUGFS_FILES: &'static [DebugfsFile<Self>] =
         &[DebugfsFile::new::<StateFile>(c"rust_drm_kms_state")];
 
@@ -289,6 +286,7 @@ impl DriverCrtc for Pipe {
     type Driver = SampleDriver;
     // No hardware, hence no vblank interrupt: a timer paces page flips.
     type Vblank = VblankTimer;
+    type StateData = ();
 
     fn mode_set_nofb(
         _crtc: &Crtc<Self>,

@@ -125,6 +125,7 @@ macro_rules! display {
         impl DriverCrtc for Pipe {
             type Driver = Drv;
             type Vblank = VblankTimer;
+            type StateData = ();
         }
 
         struct Output;

@@ -13,7 +13,6 @@ use kernel::{
         self, gem,
         kms::{
             self,
-            atomic_helper::CommitTail,
             connector::{
                 Connector,
                 ConnectorType, //
@@ -110,7 +109,6 @@ impl KmsDriver for RbochsDriver {
         preferred_depth: 24,
         prefer_host_byte_order: true,
     };
-    const COMMIT_TAIL: CommitTail = CommitTail::EnablesFirst;
     const DEBUGFS_FILES: &'static [DebugfsFile<Self>] =
         &[DebugfsFile::new::<crate::kms::StateFile>(c"rbochs_state")];
 

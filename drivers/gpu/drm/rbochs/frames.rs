@@ -12,7 +12,7 @@
 use kernel::{
     drm::kms::{
         damage::Rect,
-        plane::StateData, //
+        StateData, //
     },
     prelude::*, //
 };

@@ -24,6 +24,7 @@ use kernel::{
             },
             crtc::{
                 Crtc,
+                CrtcCheck,
                 CrtcState,
                 DriverCrtc, //
             },
@@ -41,7 +42,8 @@ use kernel::{
                 PlaneCheck, //
             },
             vblank_helper::VblankTimer,
-            ModeStatus, //
+            ModeStatus,
+            StateData, //
         },
         Ioctl,
     },
@@ -235,22 +237,44 @@ impl DriverPlane for Primary {
 /// The CRTC.
 pub(crate) struct Pipe;
 
+/// What a commit does to the CRTC beyond the helpers, decided in its atomic check.
+#[derive(Default)]
+pub(crate) struct PipeState {
+    /// The CRTC is lit without a plane: show black, not what video memory last held.
+    show_black: bool,
+}
+
+/// Every new state is decided anew by the atomic check.
+impl StateData for PipeState {
+    fn duplicate(&self) -> Result<Self> {
+        Ok(Self::default())
+    }
+}
+
 #[vtable]
 impl DriverCrtc for Pipe {
     type Driver = RbochsDriver;
     type Vblank = VblankTimer;
+    type StateData = PipeState;
 
-    fn atomic_check(_crtc: &Crtc<Self>, _state: &CrtcState) -> Result {
-        // The CRTC may be lit with its plane off: it then shows black (`atomic_flush`). The
-        // atomic helpers refuse that by default; IGT's plane transitions and `kms_concurrent`
-        // do it, and i915, amdgpu and virtio-gpu allow it.
+    fn atomic_check(_crtc: &Crtc<Self>, check: &mut CrtcCheck<'_, PipeState>) -> Result {
+        // The CRTC may be lit with its plane off: it then shows black. The atomic helpers
+        // refuse that by default; IGT's plane transitions and `kms_concurrent` do it, and i915,
+        // amdgpu and virtio-gpu allow it. Black is drawn when the plane goes away or the
+        // output is programmed anew without one (std-VGA clears its memory when a mode is
+        // set, bochs-display does not); video memory then stays black until a plane comes
+        // back, whose check plans a whole picture.
+        let (old, new) = (check.old_state(), check.state());
+        let show_black =
+            new.active() && !new.has_planes() && (new.needs_modeset() || old.has_planes());
+        check.data_mut().show_black = show_black;
         Ok(())
     }
 
     fn mode_set_nofb(
         _crtc: &Crtc<Self>,
         dev: &drm::Device<RbochsDriver, Ioctl>,
-        state: &CrtcState,
+        state: &CrtcState<PipeState>,
     ) {
         let mode = state.mode();
         dev.with_registration_data(|data| {
@@ -271,17 +295,14 @@ impl DriverCrtc for Pipe {
         });
     }
 
+    /// Shows black where the check decided so.
     fn atomic_flush(
         _crtc: &Crtc<Self>,
         dev: &drm::Device<RbochsDriver, Ioctl>,
-        old: &CrtcState,
-        new: &CrtcState,
+        _old: &CrtcState<PipeState>,
+        new: &CrtcState<PipeState>,
     ) {
-        // A lit CRTC without a plane shows black, not what video memory last held. Clear it
-        // when the plane goes away or the output is programmed anew without one (std-VGA
-        // clears its memory when a mode is set, bochs-display does not); video memory then
-        // stays black until a plane comes back, whose check then plans a whole picture.
-        if !new.active() || new.has_planes() || !(new.needs_modeset() || old.has_planes()) {
+        if !new.data().show_black {
             return;
         }
         let (w, h) = (new.mode().hdisplay(), new.mode().vdisplay());

@@ -14,12 +14,12 @@ use super::{
     mode::DisplayMode,
     plane::{
         DriverPlane,
-        Plane,
-        PlaneType, //
+        Plane, //
     },
     KmsDriver,
     ModeConfig,
-    ModeStatus, //
+    ModeStatus,
+    StateData, //
 };
 use crate::{
     bindings,
@@ -35,7 +35,10 @@ use crate::{
     prelude::*,
     types::Opaque, //
 };
-use core::ptr;
+use core::{
+    cell::UnsafeCell,
+    ptr, //
+};
 
 /// Where a CRTC's vblank events come from.
 ///
@@ -71,10 +74,15 @@ pub trait DriverCrtc: Send + Sync + Sized {
     /// [`VblankTimer`](super::vblank_helper::VblankTimer).
     type Vblank: Vblank;
 
-    /// Checks a new CRTC state; the default requires an enabled CRTC to have its primary plane
+    /// The driver data of the CRTC's atomic states (`()` for none): what its atomic check
+    /// decides for the commit, see [`StateData`].
+    type StateData: StateData;
+
+    /// Checks a new CRTC state and records in its data what the commit is to do; the default
+    /// requires an enabled CRTC to have its primary plane
     /// (`drm_atomic_helper_check_crtc_primary_plane()`).
-    fn atomic_check(_crtc: &Crtc<Self>, state: &CrtcState) -> Result {
-        state.check_primary_plane()
+    fn atomic_check(_crtc: &Crtc<Self>, check: &mut CrtcCheck<'_, Self::StateData>) -> Result {
+        check.state().check_primary_plane()
     }
 
     /// Programs the display mode of `state` (the `mode_set_nofb` hook); the default does
@@ -82,7 +90,7 @@ pub trait DriverCrtc: Send + Sync + Sized {
     fn mode_set_nofb(
         _crtc: &Crtc<Self>,
         _dev: &drm::Device<Self::Driver, Ioctl>,
-        _state: &CrtcState,
+        _state: &CrtcState<Self::StateData>,
     ) {
     }
 
@@ -99,8 +107,8 @@ pub trait DriverCrtc: Send + Sync + Sized {
     fn atomic_flush(
         _crtc: &Crtc<Self>,
         _dev: &drm::Device<Self::Driver, Ioctl>,
-        _old: &CrtcState,
-        _new: &CrtcState,
+        _old: &CrtcState<Self::StateData>,
+        _new: &CrtcState<Self::StateData>,
     ) {
     }
 }
@@ -125,9 +133,9 @@ impl<T: DriverCrtc> Crtc<T> {
         destroy: Some(Self::destroy_callback),
         set_config: Some(bindings::drm_atomic_helper_set_config),
         page_flip: Some(bindings::drm_atomic_helper_page_flip),
-        atomic_create_state: Some(bindings::drm_atomic_helper_crtc_create_state),
-        atomic_duplicate_state: Some(bindings::drm_atomic_helper_crtc_duplicate_state),
-        atomic_destroy_state: Some(bindings::drm_atomic_helper_crtc_destroy_state),
+        atomic_create_state: Some(create_state_callback::<T::StateData>),
+        atomic_duplicate_state: Some(duplicate_state_callback::<T::StateData>),
+        atomic_destroy_state: Some(destroy_state_callback::<T::StateData>),
         ..<T::Vblank as private::Sealed>::FUNCS
     };
 
@@ -151,14 +159,17 @@ impl<T: DriverCrtc> Crtc<T> {
 
     /// Creates a CRTC fed by `primary`.
     ///
-    /// Fails with `EINVAL` if `primary` belongs to another device or is not a primary plane,
-    /// with `EBUSY` if it already is another CRTC's primary plane.
+    /// The plane may then be used on this CRTC only (`drm_crtc_init_with_planes()` gives a
+    /// primary plane without CRTCs its own).
+    ///
+    /// Fails with `EINVAL` if `primary` belongs to another device, with `EBUSY` if it already
+    /// is another CRTC's primary plane.
     pub fn new<'a, P: DriverPlane<Driver = T::Driver>>(
         mc: &'a ModeConfig<T::Driver>,
         primary: &Plane<P>,
         init: impl PinInit<T, Error>,
     ) -> Result<&'a Self> {
-        if !mc.owns(primary.dev_raw()) || primary.kind() != PlaneType::Primary {
+        if !mc.owns(primary.dev_raw()) {
             return Err(EINVAL);
         }
         if mc.crtc_with_primary(primary.as_raw()) {
@@ -262,8 +273,6 @@ impl<T: DriverCrtc> Crtc<T> {
         state: *mut bindings::drm_atomic_commit,
     ) -> c_int {
         from_result(|| {
-            // SAFETY: Valid pointers from the atomic helpers; the CRTC is part of the commit.
-            let new = unsafe { bindings::drm_atomic_get_new_crtc_state(state, crtc) };
             // SAFETY: `crtc` belongs to a `Crtc<T>` of a registered device.
             let dev = unsafe { Self::ioctl_dev(crtc) };
             if dev.registration_guard().is_none() {
@@ -271,10 +280,20 @@ impl<T: DriverCrtc> Crtc<T> {
                 // fail on a driver's rule, or the CRTC (and its vblank timer) stays on.
                 return Ok(0);
             }
-            // SAFETY: `crtc` belongs to a `Crtc<T>`; `new` is its state in this commit.
-            T::atomic_check(unsafe { Self::from_raw(crtc) }, unsafe {
-                CrtcState::from_raw(new)
-            })?;
+            // SAFETY: Valid pointers from the atomic helpers, during the check phase, for a
+            // CRTC that is part of the commit, so it has an old and a new state, states of this
+            // CRTC (hence of `CrtcState<T::StateData>`); the new one is changed only by this
+            // thread until the commit is checked, the old one not at all.
+            let mut check = unsafe {
+                CrtcCheck {
+                    state: CrtcState::from_raw(bindings::drm_atomic_get_new_crtc_state(
+                        state, crtc,
+                    )),
+                    old: CrtcState::from_raw(bindings::drm_atomic_get_old_crtc_state(state, crtc)),
+                }
+            };
+            // SAFETY: `crtc` belongs to a `Crtc<T>`.
+            T::atomic_check(unsafe { Self::from_raw(crtc) }, &mut check)?;
             Ok(0)
         })
     }
@@ -285,7 +304,7 @@ impl<T: DriverCrtc> Crtc<T> {
             (
                 Self::from_raw(crtc),
                 Self::ioctl_dev(crtc),
-                CrtcState::from_raw((*crtc).state),
+                CrtcState::<T::StateData>::from_raw((*crtc).state),
             )
         };
         T::mode_set_nofb(this, dev, state);
@@ -299,8 +318,12 @@ impl<T: DriverCrtc> Crtc<T> {
         // of the commit, so both states exist and stay unchanged during the call.
         let (old, new) = unsafe {
             (
-                CrtcState::from_raw(bindings::drm_atomic_get_old_crtc_state(state, crtc)),
-                CrtcState::from_raw(bindings::drm_atomic_get_new_crtc_state(state, crtc)),
+                CrtcState::<T::StateData>::from_raw(bindings::drm_atomic_get_old_crtc_state(
+                    state, crtc,
+                )),
+                CrtcState::<T::StateData>::from_raw(bindings::drm_atomic_get_new_crtc_state(
+                    state, crtc,
+                )),
             )
         };
         // SAFETY: `crtc` belongs to a `Crtc<T>` of a registered device.
@@ -335,7 +358,7 @@ impl<T: DriverCrtc> Crtc<T> {
     }
 }
 
-/// A set of CRTCs, for the `possible_crtcs` of encoders and planes.
+/// A set of CRTCs, for the `possible_crtcs` of encoders.
 ///
 /// Made from [`Crtc::mask`]; sets of several CRTCs with `|`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -360,26 +383,55 @@ unsafe impl<T: DriverCrtc> Send for Crtc<T> {}
 // SAFETY: As above; driver data is `Sync`.
 unsafe impl<T: DriverCrtc> Sync for Crtc<T> {}
 
-/// The atomic state of a CRTC (`struct drm_crtc_state`), read-only.
+/// The atomic state of a CRTC (`struct drm_crtc_state`), subclassed with driver data `D`
+/// ([`DriverCrtc::StateData`]; none by default).
+///
+/// `CrtcState` without a parameter is the C state alone, which every CRTC state starts with.
 ///
 /// # Invariants
 ///
-/// `self.0` is a valid CRTC state that is not changed while borrowed.
-#[repr(transparent)]
-pub struct CrtcState(Opaque<bindings::drm_crtc_state>);
+/// `raw` is a valid CRTC state, not changed while borrowed; a state of a CRTC whose driver
+/// names `D` was allocated as a `KBox<CrtcState<D>>` by the CRTC's `atomic_create_state` or
+/// `atomic_duplicate_state` hook (below). `data` is changed only through
+/// [`CrtcCheck::data_mut`].
+#[repr(C)]
+pub struct CrtcState<D: StateData = ()> {
+    raw: Opaque<bindings::drm_crtc_state>,
+    data: UnsafeCell<D>,
+}
 
-impl CrtcState {
+impl<D: StateData> CrtcState<D> {
     /// # Safety
     ///
-    /// `ptr` must be a valid CRTC state that is not changed during `'a`.
+    /// `ptr` must be a valid CRTC state that is not changed during `'a`, allocated as a
+    /// `CrtcState<D>` (any CRTC state for `D = ()`, the C state alone).
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::drm_crtc_state) -> &'a Self {
-        // SAFETY: Guaranteed by the caller; `Self` is transparent.
+        // SAFETY: Guaranteed by the caller; `raw` is the first member of `Self` (`repr(C)`).
         unsafe { &*ptr.cast() }
+    }
+
+    /// The driver's data, as the atomic check left it.
+    pub fn data(&self) -> &D {
+        // SAFETY: Only `CrtcCheck::data_mut` changes `data`, holding the check mutably
+        // borrowed, hence no reference to this state's data from it (type invariant).
+        unsafe { &*self.data.get() }
+    }
+
+    /// Allocates a state with `data`; its C part zeroed, the pristine value of the C struct.
+    fn alloc(data: D) -> Result<*mut Self> {
+        let state = KBox::new(
+            Self {
+                raw: Opaque::zeroed(),
+                data: UnsafeCell::new(data),
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(KBox::into_raw(state))
     }
 
     fn raw(&self) -> &bindings::drm_crtc_state {
         // SAFETY: Valid by the type invariant.
-        unsafe { &*self.0.get() }
+        unsafe { &*self.raw.get() }
     }
 
     /// Whether the CRTC is enabled (has a mode).
@@ -407,7 +459,7 @@ impl CrtcState {
     /// the output is programmed anew (`drm_atomic_crtc_needs_modeset()`).
     pub fn needs_modeset(&self) -> bool {
         // SAFETY: The state is valid by the type invariant.
-        unsafe { bindings::drm_atomic_crtc_needs_modeset(self.0.get()) }
+        unsafe { bindings::drm_atomic_crtc_needs_modeset(self.raw.get()) }
     }
 
     /// Requires an enabled CRTC to have its primary plane.
@@ -416,6 +468,85 @@ impl CrtcState {
             return Ok(());
         }
         // SAFETY: The state is valid and part of the commit being checked.
-        to_result(unsafe { bindings::drm_atomic_helper_check_crtc_primary_plane(self.0.get()) })
+        to_result(unsafe { bindings::drm_atomic_helper_check_crtc_primary_plane(self.raw.get()) })
+    }
+}
+
+/// A new CRTC state being checked, with the CRTC's state before the commit.
+pub struct CrtcCheck<'a, D: StateData> {
+    state: &'a CrtcState<D>,
+    old: &'a CrtcState<D>,
+}
+
+impl<'a, D: StateData> CrtcCheck<'a, D> {
+    /// The new CRTC state.
+    pub fn state(&self) -> &CrtcState<D> {
+        self.state
+    }
+
+    /// The CRTC's state before the commit.
+    pub fn old_state(&self) -> &'a CrtcState<D> {
+        self.old
+    }
+
+    /// The driver's data of the new state, to record what the commit is to do.
+    pub fn data_mut(&mut self) -> &mut D {
+        // SAFETY: The new state belongs to the commit being checked, which only this thread
+        // changes during the check phase; `self` is borrowed mutably for as long as the
+        // reference lives, so no other reference to the data exists through it
+        // (`CrtcCheck::state` borrows `self`).
+        unsafe { &mut *self.state.data.get() }
+    }
+}
+
+/// Allocates the first state of a CRTC (`atomic_create_state`).
+extern "C" fn create_state_callback<D: StateData>(
+    crtc: *mut bindings::drm_crtc,
+) -> *mut bindings::drm_crtc_state {
+    let Ok(state) = CrtcState::alloc(D::default()) else {
+        return ENOMEM.to_ptr();
+    };
+    // SAFETY: A projection of the state just allocated.
+    let base = unsafe { Opaque::cast_into(&raw const (*state).raw) };
+    // SAFETY: `base` is zeroed, the pristine value of the C struct; `crtc` is a valid CRTC.
+    unsafe { bindings::__drm_atomic_helper_crtc_state_init(base, crtc) };
+    base
+}
+
+/// Duplicates the current state of a CRTC (`atomic_duplicate_state`): the C part as
+/// `drm_atomic_helper_crtc_duplicate_state()` does, the driver data with
+/// [`StateData::duplicate`]. Returns NULL on failure, as the DRM core expects.
+extern "C" fn duplicate_state_callback<D: StateData>(
+    crtc: *mut bindings::drm_crtc,
+) -> *mut bindings::drm_crtc_state {
+    // SAFETY: `crtc` is a valid CRTC; its current state, if any, was made by these hooks for
+    // `D`, and is not changed while it is duplicated (the caller holds the CRTC's lock).
+    let current = unsafe {
+        let current = (*crtc).state;
+        if current.is_null() {
+            return ptr::null_mut();
+        }
+        CrtcState::<D>::from_raw(current)
+    };
+    let Ok(state) = current.data().duplicate().and_then(CrtcState::alloc) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: A projection of the state just allocated.
+    let base = unsafe { Opaque::cast_into(&raw const (*state).raw) };
+    // SAFETY: `base` is zeroed; `crtc` has a current state, which the helper copies.
+    unsafe { bindings::__drm_atomic_helper_crtc_duplicate_state(crtc, base) };
+    base
+}
+
+/// Frees a state of a CRTC (`atomic_destroy_state`).
+extern "C" fn destroy_state_callback<D: StateData>(
+    _crtc: *mut bindings::drm_crtc,
+    state: *mut bindings::drm_crtc_state,
+) {
+    // SAFETY: The DRM core passes a state of this CRTC, made by one of the hooks above (type
+    // invariant of `CrtcState`), which it no longer uses; `raw` is its first member.
+    unsafe {
+        bindings::__drm_atomic_helper_crtc_destroy_state(state);
+        drop(KBox::from_raw(state.cast::<CrtcState<D>>()));
     }
 }

@@ -11,15 +11,16 @@ use crate::bindings;
 /// The constants are the uapi ones, as the bindings export them; a [`Format`] read from a
 /// framebuffer is one the DRM core accepted, hence one it has a `struct drm_format_info` for.
 ///
+/// Only the formats drivers here offer are defined.
+///
 /// # Examples
 ///
 /// ```
 /// use kernel::drm::kms::format::Format;
 ///
-/// assert_eq!(Format::XRGB8888.cpp(), Some(4));
-/// assert_eq!(Format::RGB565.cpp(), Some(2));
-/// assert!(Format::ARGB8888.has_alpha());
-/// assert!(!Format::XRGB8888.has_alpha());
+/// // A plane's formats, preferred first.
+/// const FORMATS: [Format; 2] = [Format::XRGB8888, Format::ARGB8888];
+/// assert!(FORMATS[0] != FORMATS[1]);
 /// ```
 #[repr(transparent)]
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -34,8 +35,6 @@ impl Format {
     pub const ARGB8888: Self = Self(bindings::DRM_FORMAT_ARGB8888);
     /// 32 bits per pixel, `[31:0] B:G:R:A 8:8:8:8` little endian.
     pub const BGRA8888: Self = Self(bindings::DRM_FORMAT_BGRA8888);
-    /// 16 bits per pixel, `[15:0] R:G:B 5:6:5` little endian.
-    pub const RGB565: Self = Self(bindings::DRM_FORMAT_RGB565);
 
     /// Wraps a fourcc code the DRM core handed out (e.g. a framebuffer's).
     pub(crate) fn from_raw(code: u32) -> Self {
@@ -50,19 +49,8 @@ impl Format {
         unsafe { bindings::__drm_format_info(self.0).as_ref() }
     }
 
-    /// Bytes per pixel of a single-plane format without subsampling, or `None` for other
-    /// formats.
-    pub fn cpp(self) -> Option<u32> {
-        let info = self.info()?;
-        if info.num_planes != 1 || info.hsub > 1 || info.vsub > 1 || info.block_w[0] > 1 {
-            return None;
-        }
-        // SAFETY: `cpp` and `char_per_block` are both `u8` arrays; any bytes are valid for either.
-        Some(unsafe { info.__bindgen_anon_1.cpp[0] }.into())
-    }
-
-    /// Whether the format has an alpha channel.
-    pub fn has_alpha(self) -> bool {
+    /// Whether the format has an alpha channel (`false` for a code the DRM core does not know).
+    fn has_alpha(self) -> bool {
         self.info().is_some_and(|info| info.has_alpha)
     }
 
@@ -89,9 +77,6 @@ mod tests {
 
     #[test]
     fn format_properties() {
-        assert_eq!(Format::XRGB8888.cpp(), Some(4));
-        assert_eq!(Format::BGRA8888.cpp(), Some(4));
-        assert_eq!(Format::RGB565.cpp(), Some(2));
         assert!(Format::BGRA8888.has_alpha());
         assert!(!Format::BGRX8888.has_alpha());
         assert!(Format::any_has_alpha(&[Format::XRGB8888, Format::ARGB8888]));
@@ -103,9 +88,7 @@ mod tests {
 
     #[test]
     fn unknown_formats() {
-        // NV12 is known but has two colour planes; 0 is no format at all.
-        assert_eq!(Format::from_raw(bindings::DRM_FORMAT_NV12).cpp(), None);
-        assert_eq!(Format::from_raw(0).cpp(), None);
+        // 0 is no format at all.
         assert!(!Format::from_raw(0).has_alpha());
     }
 

@@ -31,9 +31,9 @@ use super::{
         private::Sealed,
         PlaneCheck,
         PlaneState,
-        State,
-        StateData, //
+        State, //
     },
+    StateData, //
 };
 use crate::{
     bindings,

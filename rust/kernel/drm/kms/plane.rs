@@ -4,16 +4,13 @@
 //!
 //! C header: [`include/drm/drm_plane.h`](srctree/include/drm/drm_plane.h)
 //!
-//! A plane is primary (every CRTC has exactly one), overlay or cursor ([`PlaneType`]). Its
-//! atomic state is the type its driver names in [`DriverPlane::State`]: the plain
+//! The planes here are primary planes ([`PlaneType`]), one per CRTC; overlay and cursor planes
+//! are left to the first driver that has them. A plane's atomic state is the type its driver names in [`DriverPlane::State`]: the plain
 //! [`PlaneState`], or a helper's state that embeds it, such as the shadow-buffered
 //! [`ShadowPlaneState`](super::gem_atomic_helper::ShadowPlaneState).
 
 use super::{
-    crtc::{
-        CrtcMask,
-        CrtcState, //
-    },
+    crtc::CrtcState,
     format::Format,
     KmsDriver,
     ModeConfig, //
@@ -47,22 +44,19 @@ use core::ptr;
 const NO_SCALING: i32 = 1 << 16;
 
 /// The kind of a plane (`enum drm_plane_type`).
+///
+/// Only primary planes so far: overlay and cursor planes (and the CRTCs they may be used on)
+/// come with the first driver that has them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlaneType {
     /// The plane a CRTC scans out below all others; each CRTC has exactly one.
     Primary,
-    /// A plane blended over the primary one.
-    Overlay,
-    /// A small plane on top of all others, for the mouse cursor.
-    Cursor,
 }
 
 impl PlaneType {
     fn as_raw(self) -> bindings::drm_plane_type {
         match self {
             Self::Primary => bindings::drm_plane_type_DRM_PLANE_TYPE_PRIMARY,
-            Self::Overlay => bindings::drm_plane_type_DRM_PLANE_TYPE_OVERLAY,
-            Self::Cursor => bindings::drm_plane_type_DRM_PLANE_TYPE_CURSOR,
         }
     }
 }
@@ -118,27 +112,6 @@ pub(crate) mod private {
     }
 }
 
-/// Driver data carried by a plane's atomic state, e.g. a decision its atomic check made for
-/// the commit to carry out, as C drivers keep in a subclass of their plane state.
-///
-/// A plane's first state (`atomic_create_state`) holds [`Default::default`]; every later state
-/// is duplicated from the plane's current one (`atomic_duplicate_state`) and then checked, when
-/// [`PlaneCheck::data_mut`] lets the driver's atomic check complete it. The data is dropped
-/// with its state.
-pub trait StateData: Default + Send + Sized {
-    /// The data of a new state duplicated from a state holding `self`.
-    ///
-    /// May allocate (duplication is part of building a commit, before its check); a failure
-    /// fails the duplication, hence the commit, with `ENOMEM`.
-    fn duplicate(&self) -> Result<Self>;
-}
-
-impl StateData for () {
-    fn duplicate(&self) -> Result<()> {
-        Ok(())
-    }
-}
-
 /// Driver data and hooks of a plane.
 #[vtable]
 pub trait DriverPlane: Send + Sync + Sized {
@@ -149,20 +122,14 @@ pub trait DriverPlane: Send + Sync + Sized {
     /// [`ShadowPlaneState`](super::gem_atomic_helper::ShadowPlaneState).
     type State: State;
 
-    /// Checks a new plane state. The default accepts unscaled framebuffers on a CRTC that is
-    /// on, covering the whole CRTC for a primary plane, anywhere on it for others
-    /// ([`PlaneCheck::check_plane_state`]).
+    /// Checks a new plane state. The default accepts unscaled framebuffers covering the whole
+    /// CRTC, which must be on ([`PlaneCheck::check_plane_state`]).
     fn atomic_check(
-        plane: &Plane<Self>,
+        _plane: &Plane<Self>,
         _dev: &drm::Device<Self::Driver, Ioctl>,
         check: &mut PlaneCheck<'_, Self::State>,
     ) -> Result {
-        let flags = if plane.kind() == PlaneType::Primary {
-            CheckFlags::empty()
-        } else {
-            CheckFlag::CanPosition.into()
-        };
-        check.check_plane_state(flags)
+        check.check_plane_state(CheckFlags::empty())
     }
 
     /// Applies a new plane state to the hardware.
@@ -234,8 +201,7 @@ impl<T: DriverPlane> Plane<T> {
     /// A plane with formats that have alpha gets the blend mode property, offering
     /// premultiplied alpha only: the blending KMS assumes for a plane without the property.
     ///
-    /// A primary plane can be used by the CRTC created with it ([`super::crtc::Crtc::new`]);
-    /// other planes by the CRTCs given to [`Plane::set_possible_crtcs`].
+    /// The plane can be used by the CRTC created with it ([`super::crtc::Crtc::new`]).
     ///
     /// Fails with `EINVAL` for no formats or more than 64 (the DRM core keeps a format per bit
     /// of a `u64`), and with `ENOSPC` for a 33rd plane.
@@ -302,20 +268,6 @@ impl<T: DriverPlane> Plane<T> {
         unsafe { mc.new_object(init, register) }
     }
 
-    /// Lets the CRTCs in `crtcs` use this plane, in addition to those that already can.
-    ///
-    /// Fails with `EINVAL` if the plane belongs to another device than `mc`'s.
-    pub fn set_possible_crtcs(&self, mc: &ModeConfig<T::Driver>, crtcs: CrtcMask) -> Result {
-        if !mc.owns(self.dev_raw()) {
-            return Err(EINVAL);
-        }
-        // SAFETY: The plane belongs to the unregistered device `mc` owns; `ModeConfig` is not
-        // `Sync`, so only this thread can reach it through `mc`, and nothing reads the field
-        // before registration, until which it may change.
-        unsafe { (*self.as_raw()).possible_crtcs |= crtcs.as_raw() };
-        Ok(())
-    }
-
     pub(crate) fn as_raw(&self) -> *mut bindings::drm_plane {
         self.plane.get()
     }
@@ -342,16 +294,6 @@ impl<T: DriverPlane> Plane<T> {
     /// What the state type keeps for this plane.
     pub(crate) fn state_data(&self) -> &<T::State as private::Sealed>::PlaneData {
         &self.state_data
-    }
-
-    /// The kind of plane.
-    pub fn kind(&self) -> PlaneType {
-        // SAFETY: The plane is initialised; its type never changes.
-        match unsafe { (*self.as_raw()).type_ } {
-            bindings::drm_plane_type_DRM_PLANE_TYPE_PRIMARY => PlaneType::Primary,
-            bindings::drm_plane_type_DRM_PLANE_TYPE_CURSOR => PlaneType::Cursor,
-            _ => PlaneType::Overlay,
-        }
     }
 
     /// Records where the plane's image is on screen, for `drm_panic` to draw into (for planes

@@ -10,8 +10,8 @@
 //!
 //! - modes are refused unless the timer runs between [`MIN_REFRESH_HZ`] and [`MAX_REFRESH_HZ`]
 //!   (see [`refresh_status`] and [`timer_period_ns`]);
-//! - vblanks only come while the CRTC is on, so drivers pair it with
-//!   [`CommitTail::EnablesFirst`](super::atomic_helper::CommitTail::EnablesFirst).
+//! - vblanks only come while the CRTC is on, which the commit tail of every KMS device allows
+//!   for (it enables CRTCs before it flushes planes and waits for the commit's events).
 
 use super::{
     crtc::{

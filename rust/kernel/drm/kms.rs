@@ -33,10 +33,10 @@
 //! The objects live as long as the [`drm::Device`]: the DRM core destroys them through their
 //! `destroy` hooks when the device is released, never earlier. The atomic machinery is the C one
 //! (`drm_atomic_helper_check()` and `drm_atomic_helper_commit()`); drivers see typed states in
-//! their hooks. Plane and CRTC states can carry driver data ([`StateData`], duplicated and
-//! dropped with the state, as C drivers subclass their states): the atomic check decides what
-//! the commit is to do and records it there, with the memory it needs, so the commit only
-//! carries the decision out and neither fails nor allocates.
+//! their hooks. Plane and CRTC states can carry driver data ([`state::StateData`], duplicated and
+//! dropped with the state, as C drivers subclass their states): the atomic check decides what the
+//! commit is to do and records it there, with the memory it needs, so the commit only carries the
+//! decision out and neither fails nor allocates.
 //!
 //! # Layers
 //!
@@ -84,11 +84,10 @@
 //!   leads to a registration.
 //! - Callbacks: a hook without an implementation stays NULL, as there; where every C driver
 //!   writes the same hook, the default body calls the C helper its doc names.
-//! - State: a plane's state type fixes the C state hooks, so the set of types is closed;
-//!   driver data rides in plane and CRTC states as a type parameter ([`StateData`]), written
-//!   only through the check ([`plane::PlaneCheck`], [`crtc::CrtcCheck`]) and read-only in the
-//!   commit. No driver here needs driver-agnostic
-//!   object types or owned object references yet.
+//! - State: a plane's state type fixes the C state hooks, so the set of types is closed; driver
+//!   data rides in plane and CRTC states as a type parameter ([`state::StateData`]), written only
+//!   through the check ([`plane::PlaneCheck`], [`crtc::CrtcCheck`]) and read-only in the commit. No
+//!   driver here needs driver-agnostic object types or owned object references yet.
 //! - Registration: the teardown is device-managed and also runs when the registering module
 //!   goes away, and the registration data can borrow only the parent device, so a leaked
 //!   [`Registration`] leaves nothing reachable that could outlive what it points to.
@@ -145,6 +144,7 @@ pub mod format;
 pub mod gem_atomic_helper;
 pub mod mode;
 pub mod plane;
+pub mod state;
 pub mod vblank_helper;
 
 use crate::{
@@ -224,28 +224,6 @@ impl ModeStatus {
     /// The raw `enum drm_mode_status` value.
     pub(crate) fn as_raw(self) -> bindings::drm_mode_status {
         self.0
-    }
-}
-
-/// Driver data carried by an atomic state of a plane or CRTC: what the driver's atomic check
-/// decided for the commit to carry out, as C drivers keep it in a subclass of their states.
-///
-/// An object's first state (`atomic_create_state`) holds [`Default::default`]; every later
-/// state is duplicated from the object's current one (`atomic_duplicate_state`) and then
-/// checked, when the check's `data_mut()` ([`plane::PlaneCheck`] of a
-/// [`gem_atomic_helper::ShadowPlaneState`], [`crtc::CrtcCheck`]) lets the driver complete it.
-/// The commit reads it, and it is dropped with its state.
-pub trait StateData: Default + Send + Sized {
-    /// The data of a new state duplicated from a state holding `self`.
-    ///
-    /// May allocate (duplication is part of building a commit, before its check); a failure
-    /// fails the duplication, hence the commit, with `ENOMEM`.
-    fn duplicate(&self) -> Result<Self>;
-}
-
-impl StateData for () {
-    fn duplicate(&self) -> Result<()> {
-        Ok(())
     }
 }
 
@@ -1268,7 +1246,7 @@ mod tests {
         }
     }
 
-    impl StateData for Counted {
+    impl state::StateData for Counted {
         fn duplicate(&self) -> Result<Self> {
             LIVE_STATE_DATA.add(1, Relaxed);
             Ok(Self {

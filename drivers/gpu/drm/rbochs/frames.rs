@@ -12,7 +12,7 @@
 use kernel::{
     drm::kms::{
         damage::Rect,
-        StateData, //
+        state::StateData, //
     },
     prelude::*, //
 };

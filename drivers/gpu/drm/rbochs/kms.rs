@@ -41,9 +41,9 @@ use kernel::{
                 Plane,
                 PlaneCheck, //
             },
+            state::StateData,
             vblank_helper::VblankTimer,
-            ModeStatus,
-            StateData, //
+            ModeStatus, //
         },
         Ioctl,
     },

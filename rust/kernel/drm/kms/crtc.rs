@@ -16,10 +16,14 @@ use super::{
         DriverPlane,
         Plane, //
     },
+    state::{
+        CState,
+        StateData,
+        Subclass, //
+    },
     KmsDriver,
     ModeConfig,
-    ModeStatus,
-    StateData, //
+    ModeStatus, //
 };
 use crate::{
     bindings,
@@ -35,10 +39,7 @@ use crate::{
     prelude::*,
     types::Opaque, //
 };
-use core::{
-    cell::UnsafeCell,
-    ptr, //
-};
+use core::ptr;
 
 /// Where a CRTC's vblank events come from.
 ///
@@ -133,9 +134,9 @@ impl<T: DriverCrtc> Crtc<T> {
         destroy: Some(Self::destroy_callback),
         set_config: Some(bindings::drm_atomic_helper_set_config),
         page_flip: Some(bindings::drm_atomic_helper_page_flip),
-        atomic_create_state: Some(create_state_callback::<T::StateData>),
-        atomic_duplicate_state: Some(duplicate_state_callback::<T::StateData>),
-        atomic_destroy_state: Some(destroy_state_callback::<T::StateData>),
+        atomic_create_state: Some(Subclass::<bindings::drm_crtc_state, T::StateData>::create),
+        atomic_duplicate_state: Some(Subclass::<bindings::drm_crtc_state, T::StateData>::duplicate),
+        atomic_destroy_state: Some(Subclass::<bindings::drm_crtc_state, T::StateData>::destroy),
         ..<T::Vblank as private::Sealed>::FUNCS
     };
 
@@ -390,48 +391,65 @@ unsafe impl<T: DriverCrtc> Sync for Crtc<T> {}
 ///
 /// # Invariants
 ///
-/// `raw` is a valid CRTC state, not changed while borrowed; a state of a CRTC whose driver
-/// names `D` was allocated as a `KBox<CrtcState<D>>` by the CRTC's `atomic_create_state` or
-/// `atomic_duplicate_state` hook (below). `data` is changed only through
-/// [`CrtcCheck::data_mut`].
-#[repr(C)]
-pub struct CrtcState<D: StateData = ()> {
-    raw: Opaque<bindings::drm_crtc_state>,
-    data: UnsafeCell<D>,
+/// The state is a [`Subclass`] of `struct drm_crtc_state` with `D` (for `D = ()`, any CRTC
+/// state: its C part), not changed while borrowed except through [`CrtcCheck::data_mut`].
+#[repr(transparent)]
+pub struct CrtcState<D: StateData = ()>(Subclass<bindings::drm_crtc_state, D>);
+
+// SAFETY: `struct drm_crtc_state` is its own base; the functions are the `__drm_atomic_helper_*`
+// halves of `drm_atomic_helper_crtc_{create,duplicate,destroy}_state()`.
+unsafe impl CState for bindings::drm_crtc_state {
+    type Object = bindings::drm_crtc;
+    type Base = bindings::drm_crtc_state;
+
+    unsafe fn base(state: *mut Self) -> *mut Self {
+        state
+    }
+
+    unsafe fn from_base(base: *mut Self) -> *mut Self {
+        base
+    }
+
+    unsafe fn current(crtc: *mut bindings::drm_crtc) -> *mut Self {
+        // SAFETY: The caller passes a valid CRTC.
+        unsafe { (*crtc).state }
+    }
+
+    unsafe fn init(state: *mut Self, crtc: *mut bindings::drm_crtc) {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { bindings::__drm_atomic_helper_crtc_state_init(state, crtc) }
+    }
+
+    unsafe fn duplicate(state: *mut Self, crtc: *mut bindings::drm_crtc) {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { bindings::__drm_atomic_helper_crtc_duplicate_state(crtc, state) }
+    }
+
+    unsafe fn destroy(state: *mut Self) {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { bindings::__drm_atomic_helper_crtc_destroy_state(state) }
+    }
 }
 
 impl<D: StateData> CrtcState<D> {
     /// # Safety
     ///
     /// `ptr` must be a valid CRTC state that is not changed during `'a`, allocated as a
-    /// `CrtcState<D>` (any CRTC state for `D = ()`, the C state alone).
+    /// `CrtcState<D>` (any CRTC state for `D = ()`).
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::drm_crtc_state) -> &'a Self {
-        // SAFETY: Guaranteed by the caller; `raw` is the first member of `Self` (`repr(C)`).
+        // SAFETY: Guaranteed by the caller; `Self` is transparent over the subclass, and a
+        // subclass with `()` is its C state alone.
         unsafe { &*ptr.cast() }
     }
 
     /// The driver's data, as the atomic check left it.
     pub fn data(&self) -> &D {
-        // SAFETY: Only `CrtcCheck::data_mut` changes `data`, holding the check mutably
-        // borrowed, hence no reference to this state's data from it (type invariant).
-        unsafe { &*self.data.get() }
-    }
-
-    /// Allocates a state with `data`; its C part zeroed, the pristine value of the C struct.
-    fn alloc(data: D) -> Result<*mut Self> {
-        let state = KBox::new(
-            Self {
-                raw: Opaque::zeroed(),
-                data: UnsafeCell::new(data),
-            },
-            GFP_KERNEL,
-        )?;
-        Ok(KBox::into_raw(state))
+        self.0.data()
     }
 
     fn raw(&self) -> &bindings::drm_crtc_state {
-        // SAFETY: Valid by the type invariant.
-        unsafe { &*self.raw.get() }
+        // SAFETY: Valid and not changed while borrowed, by the type invariant.
+        unsafe { &*self.0.raw() }
     }
 
     /// Whether the CRTC is enabled (has a mode).
@@ -459,7 +477,7 @@ impl<D: StateData> CrtcState<D> {
     /// the output is programmed anew (`drm_atomic_crtc_needs_modeset()`).
     pub fn needs_modeset(&self) -> bool {
         // SAFETY: The state is valid by the type invariant.
-        unsafe { bindings::drm_atomic_crtc_needs_modeset(self.raw.get()) }
+        unsafe { bindings::drm_atomic_crtc_needs_modeset(self.0.raw()) }
     }
 
     /// Requires an enabled CRTC to have its primary plane.
@@ -468,7 +486,7 @@ impl<D: StateData> CrtcState<D> {
             return Ok(());
         }
         // SAFETY: The state is valid and part of the commit being checked.
-        to_result(unsafe { bindings::drm_atomic_helper_check_crtc_primary_plane(self.raw.get()) })
+        to_result(unsafe { bindings::drm_atomic_helper_check_crtc_primary_plane(self.0.raw()) })
     }
 }
 
@@ -495,58 +513,6 @@ impl<'a, D: StateData> CrtcCheck<'a, D> {
         // changes during the check phase; `self` is borrowed mutably for as long as the
         // reference lives, so no other reference to the data exists through it
         // (`CrtcCheck::state` borrows `self`).
-        unsafe { &mut *self.state.data.get() }
-    }
-}
-
-/// Allocates the first state of a CRTC (`atomic_create_state`).
-extern "C" fn create_state_callback<D: StateData>(
-    crtc: *mut bindings::drm_crtc,
-) -> *mut bindings::drm_crtc_state {
-    let Ok(state) = CrtcState::alloc(D::default()) else {
-        return ENOMEM.to_ptr();
-    };
-    // SAFETY: A projection of the state just allocated.
-    let base = unsafe { Opaque::cast_into(&raw const (*state).raw) };
-    // SAFETY: `base` is zeroed, the pristine value of the C struct; `crtc` is a valid CRTC.
-    unsafe { bindings::__drm_atomic_helper_crtc_state_init(base, crtc) };
-    base
-}
-
-/// Duplicates the current state of a CRTC (`atomic_duplicate_state`): the C part as
-/// `drm_atomic_helper_crtc_duplicate_state()` does, the driver data with
-/// [`StateData::duplicate`]. Returns NULL on failure, as the DRM core expects.
-extern "C" fn duplicate_state_callback<D: StateData>(
-    crtc: *mut bindings::drm_crtc,
-) -> *mut bindings::drm_crtc_state {
-    // SAFETY: `crtc` is a valid CRTC; its current state, if any, was made by these hooks for
-    // `D`, and is not changed while it is duplicated (the caller holds the CRTC's lock).
-    let current = unsafe {
-        let current = (*crtc).state;
-        if current.is_null() {
-            return ptr::null_mut();
-        }
-        CrtcState::<D>::from_raw(current)
-    };
-    let Ok(state) = current.data().duplicate().and_then(CrtcState::alloc) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: A projection of the state just allocated.
-    let base = unsafe { Opaque::cast_into(&raw const (*state).raw) };
-    // SAFETY: `base` is zeroed; `crtc` has a current state, which the helper copies.
-    unsafe { bindings::__drm_atomic_helper_crtc_duplicate_state(crtc, base) };
-    base
-}
-
-/// Frees a state of a CRTC (`atomic_destroy_state`).
-extern "C" fn destroy_state_callback<D: StateData>(
-    _crtc: *mut bindings::drm_crtc,
-    state: *mut bindings::drm_crtc_state,
-) {
-    // SAFETY: The DRM core passes a state of this CRTC, made by one of the hooks above (type
-    // invariant of `CrtcState`), which it no longer uses; `raw` is its first member.
-    unsafe {
-        bindings::__drm_atomic_helper_crtc_destroy_state(state);
-        drop(KBox::from_raw(state.cast::<CrtcState<D>>()));
+        unsafe { self.state.0.data_mut() }
     }
 }

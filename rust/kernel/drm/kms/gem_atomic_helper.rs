@@ -14,9 +14,9 @@
 //! virtual and emulated displays, and hardware that cannot scan out of system memory.
 //!
 //! `ShadowPlaneState<D>` is the state subclassed with driver data `D` (C drivers embed
-//! `struct drm_shadow_plane_state` in a struct of their own for the same purpose): the
-//! duplication and destruction hooks are those of `DRM_GEM_SHADOW_PLANE_FUNCS`'s
-//! `__drm_gem_*` halves around the driver data's [`StateData::duplicate`] and drop.
+//! `struct drm_shadow_plane_state` in a struct of their own for the same purpose): its hooks
+//! wrap the `__drm_*` halves of `DRM_GEM_SHADOW_PLANE_FUNCS`'s around the driver data's
+//! [`StateData::duplicate`] and drop (see [`state`](super::state)).
 //!
 //! On top of the C helpers, the framebuffer being put on screen stays mapped between commits
 //! (see [`ShadowPlaneData`]).
@@ -33,7 +33,11 @@ use super::{
         PlaneState,
         State, //
     },
-    StateData, //
+    state::{
+        CState,
+        StateData,
+        Subclass, //
+    },
 };
 use crate::{
     bindings,
@@ -48,10 +52,8 @@ use crate::{
         Instant,
         Monotonic, //
     },
-    types::Opaque, //
 };
 use core::{
-    cell::UnsafeCell,
     ptr,
     sync::atomic::{
         AtomicU64,
@@ -72,14 +74,46 @@ const FROM_DEVICE: bindings::dma_data_direction = bindings::dma_data_direction::
 ///
 /// # Invariants
 ///
-/// `raw` is a valid `struct drm_shadow_plane_state`, not changed while borrowed; the state was
-/// allocated as a `KBox<Self>` by its plane's `atomic_create_state` or `atomic_duplicate_state`
-/// hook (below).
-/// `data` is changed only through [`PlaneCheck::data_mut`].
-#[repr(C)]
-pub struct ShadowPlaneState<D: StateData = ()> {
-    raw: Opaque<bindings::drm_shadow_plane_state>,
-    data: UnsafeCell<D>,
+/// The state is a [`Subclass`] of `struct drm_shadow_plane_state` with `D`, not changed while
+/// borrowed except through [`PlaneCheck::data_mut`].
+#[repr(transparent)]
+pub struct ShadowPlaneState<D: StateData = ()>(Subclass<bindings::drm_shadow_plane_state, D>);
+
+// SAFETY: `base` is the first member of `struct drm_shadow_plane_state`; the functions are the
+// `__drm_*` halves of the `DRM_GEM_SHADOW_PLANE_FUNCS` state hooks.
+unsafe impl CState for bindings::drm_shadow_plane_state {
+    type Object = bindings::drm_plane;
+    type Base = bindings::drm_plane_state;
+
+    unsafe fn base(state: *mut Self) -> *mut bindings::drm_plane_state {
+        // SAFETY: A projection inside the allocation the caller guarantees.
+        unsafe { &raw mut (*state).base }
+    }
+
+    unsafe fn from_base(base: *mut bindings::drm_plane_state) -> *mut Self {
+        // SAFETY: The caller guarantees that `base` is the `base` of a `Self`.
+        unsafe { container_of!(base, Self, base) }
+    }
+
+    unsafe fn current(plane: *mut bindings::drm_plane) -> *mut bindings::drm_plane_state {
+        // SAFETY: The caller passes a valid plane.
+        unsafe { (*plane).state }
+    }
+
+    unsafe fn init(state: *mut Self, plane: *mut bindings::drm_plane) {
+        // SAFETY: Guaranteed by the caller; a zeroed `fmtcnv_state` is its initial value.
+        unsafe { bindings::__drm_atomic_helper_plane_state_init(&raw mut (*state).base, plane) }
+    }
+
+    unsafe fn duplicate(state: *mut Self, plane: *mut bindings::drm_plane) {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { bindings::__drm_gem_duplicate_shadow_plane_state(plane, state) }
+    }
+
+    unsafe fn destroy(state: *mut Self) {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { bindings::__drm_gem_destroy_shadow_plane_state(state) }
+    }
 }
 
 /// What a shadow-buffered plane keeps: the framebuffer it scans out, mapped between commits.
@@ -132,9 +166,9 @@ impl<D: StateData> Sealed for ShadowPlaneState<D> {
     }
 
     const FUNCS: bindings::drm_plane_funcs = bindings::drm_plane_funcs {
-        atomic_create_state: Some(create_state_callback::<D>),
-        atomic_duplicate_state: Some(duplicate_state_callback::<D>),
-        atomic_destroy_state: Some(destroy_state_callback::<D>),
+        atomic_create_state: Some(Subclass::<bindings::drm_shadow_plane_state, D>::create),
+        atomic_duplicate_state: Some(Subclass::<bindings::drm_shadow_plane_state, D>::duplicate),
+        atomic_destroy_state: Some(Subclass::<bindings::drm_shadow_plane_state, D>::destroy),
         ..pin_init::zeroed()
     };
 
@@ -166,87 +200,11 @@ impl<D: StateData> Sealed for ShadowPlaneState<D> {
     /// As for [`Sealed::from_raw`].
     unsafe fn from_raw<'a>(ptr: *mut bindings::drm_plane_state) -> &'a Self {
         // SAFETY: Guaranteed by the caller: states of planes with this state type are made by
-        // `create_state_callback` or `duplicate_state_callback`, so `ptr` is the `base`, the
-        // first member, of the `struct drm_shadow_plane_state` that a `Self` starts with.
-        unsafe { &*container_of!(ptr, bindings::drm_shadow_plane_state, base).cast() }
-    }
-}
-
-impl<D: StateData> ShadowPlaneState<D> {
-    /// Allocates a state with `data`; its C part zeroed, the pristine value of the C struct.
-    fn alloc(data: D) -> Result<*mut Self> {
-        let state = KBox::new(
-            Self {
-                raw: Opaque::zeroed(),
-                data: UnsafeCell::new(data),
-            },
-            GFP_KERNEL,
-        )?;
-        Ok(KBox::into_raw(state))
-    }
-
-    /// The C base of the state at `state`.
-    fn base_of(state: *mut Self) -> *mut bindings::drm_plane_state {
-        // SAFETY: A projection, no access: `raw` is the first member of `Self` and `base` that
-        // of `struct drm_shadow_plane_state`.
-        unsafe { &raw mut (*Opaque::cast_into(&raw const (*state).raw)).base }
-    }
-}
-
-/// Allocates the first state of a shadow-buffered plane (`atomic_create_state`).
-extern "C" fn create_state_callback<D: StateData>(
-    plane: *mut bindings::drm_plane,
-) -> *mut bindings::drm_plane_state {
-    let Ok(state) = ShadowPlaneState::alloc(D::default()) else {
-        return ENOMEM.to_ptr();
-    };
-    let base = ShadowPlaneState::base_of(state);
-    // SAFETY: `base` is zeroed, the pristine value of the C struct (`fmtcnv_state` included);
-    // `plane` is a valid plane.
-    unsafe { bindings::__drm_atomic_helper_plane_state_init(base, plane) };
-    base
-}
-
-/// Duplicates the current state of a shadow-buffered plane (`atomic_duplicate_state`): the
-/// C part as `drm_gem_duplicate_shadow_plane_state()` does, the driver data with
-/// [`StateData::duplicate`]. Returns NULL on failure, as the DRM core expects.
-extern "C" fn duplicate_state_callback<D: StateData>(
-    plane: *mut bindings::drm_plane,
-) -> *mut bindings::drm_plane_state {
-    // SAFETY: `plane` is a valid plane; its current state, if any, is one of this type
-    // (`from_raw`), not changed while it is duplicated (the caller holds the plane's lock).
-    let current = unsafe {
-        let current = (*plane).state;
-        if current.is_null() {
-            return ptr::null_mut();
-        }
-        <ShadowPlaneState<D> as Sealed>::from_raw(current)
-    };
-    let Ok(state) = current.data().duplicate().and_then(ShadowPlaneState::alloc) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: `state` was just allocated, its C part zeroed; `plane` has a current state of
-    // the shadow-plane type, which the helper copies.
-    unsafe {
-        bindings::__drm_gem_duplicate_shadow_plane_state(
-            plane,
-            Opaque::cast_into(&raw const (*state).raw),
-        )
-    };
-    ShadowPlaneState::base_of(state)
-}
-
-/// Frees a state of a shadow-buffered plane (`atomic_destroy_state`).
-extern "C" fn destroy_state_callback<D: StateData>(
-    _plane: *mut bindings::drm_plane,
-    state: *mut bindings::drm_plane_state,
-) {
-    // SAFETY: The DRM core passes a state of this plane, made by one of the callbacks above
-    // (type invariant), which it no longer uses.
-    unsafe {
-        let shadow = container_of!(state, bindings::drm_shadow_plane_state, base);
-        bindings::__drm_gem_destroy_shadow_plane_state(shadow);
-        drop(KBox::from_raw(shadow.cast::<ShadowPlaneState<D>>()));
+        // the `Subclass` hooks, so `ptr` is the `base` of a subclassed
+        // `struct drm_shadow_plane_state`.
+        let subclass = unsafe { Subclass::<bindings::drm_shadow_plane_state, D>::from_base(ptr) };
+        // SAFETY: `Self` is transparent over the subclass; the borrow keeps its lifetime.
+        unsafe { &*ptr::from_ref(subclass).cast::<Self>() }
     }
 }
 
@@ -255,7 +213,7 @@ impl<D: StateData> core::ops::Deref for ShadowPlaneState<D> {
 
     fn deref(&self) -> &PlaneState {
         // SAFETY: `base` is a valid plane state, borrowed as long as `self` (type invariant).
-        unsafe { <PlaneState as Sealed>::from_raw(&raw mut (*self.raw.get()).base) }
+        unsafe { <PlaneState as Sealed>::from_raw(&raw mut (*self.0.raw()).base) }
     }
 }
 
@@ -268,11 +226,7 @@ impl<D: StateData> AsRef<PlaneState> for ShadowPlaneState<D> {
 impl<D: StateData> ShadowPlaneState<D> {
     /// The driver's data, as the atomic check left it.
     pub fn data(&self) -> &D {
-        // SAFETY: Only `PlaneCheck::data_mut` changes `data`, holding the check mutably
-        // borrowed, hence no reference to this state's data from it (type invariant); this
-        // reference lives no longer than `self`, and the state is not changed while `self` is
-        // borrowed.
-        unsafe { &*self.data.get() }
+        self.0.data()
     }
 
     /// Where the lines of `clip` are in the kernel mapping of the framebuffer.
@@ -286,7 +240,7 @@ impl<D: StateData> ShadowPlaneState<D> {
             return Err(EINVAL);
         }
         // SAFETY: Valid by the type invariant.
-        let map = unsafe { (*self.raw.get()).data[0] };
+        let map = unsafe { (*self.0.raw()).data[0] };
         // SAFETY: `vaddr` and `vaddr_iomem` share storage; we only test it for NULL.
         let vaddr = unsafe { map.__bindgen_anon_1.vaddr };
         if map.is_iomem || vaddr.is_null() {
@@ -421,7 +375,7 @@ impl<D: StateData> PlaneCheck<'_, ShadowPlaneState<D>> {
         // changes during the check phase; `self` is borrowed mutably for as long as the
         // reference lives, so no other reference to the data exists through it
         // (`PlaneCheck::state` borrows `self`).
-        unsafe { &mut *self.new_state().data.get() }
+        unsafe { self.new_state().0.data_mut() }
     }
 
     /// Refuses (`EINVAL`, with a debug message on `dev`) a visible framebuffer whose first

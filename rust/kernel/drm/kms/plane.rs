@@ -5,8 +5,9 @@
 //! C header: [`include/drm/drm_plane.h`](srctree/include/drm/drm_plane.h)
 //!
 //! The planes here are primary planes ([`PlaneType`]), one per CRTC; overlay and cursor planes
-//! are left to the first driver that has them. A plane's atomic state is the type its driver names in [`DriverPlane::State`]: the plain
-//! [`PlaneState`], or a helper's state that embeds it, such as the shadow-buffered
+//! are left to the first driver that has them. A plane's atomic state is the type its driver
+//! names in [`DriverPlane::State`]: the plain [`PlaneState`], or a helper's state that embeds
+//! it, such as the shadow-buffered
 //! [`ShadowPlaneState`](super::gem_atomic_helper::ShadowPlaneState).
 
 use super::{

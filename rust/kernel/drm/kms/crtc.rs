@@ -391,7 +391,7 @@ unsafe impl<T: DriverCrtc> Sync for Crtc<T> {}
 ///
 /// # Invariants
 ///
-/// The state is a [`Subclass`] of `struct drm_crtc_state` with `D` (for `D = ()`, any CRTC
+/// The state is a `Subclass` of `struct drm_crtc_state` with `D` (for `D = ()`, any CRTC
 /// state: its C part), not changed while borrowed except through [`CrtcCheck::data_mut`].
 #[repr(transparent)]
 pub struct CrtcState<D: StateData = ()>(Subclass<bindings::drm_crtc_state, D>);
@@ -402,29 +402,47 @@ unsafe impl CState for bindings::drm_crtc_state {
     type Object = bindings::drm_crtc;
     type Base = bindings::drm_crtc_state;
 
+    /// # Safety
+    ///
+    /// As for `CState::base`.
     unsafe fn base(state: *mut Self) -> *mut Self {
         state
     }
 
+    /// # Safety
+    ///
+    /// As for `CState::from_base`.
     unsafe fn from_base(base: *mut Self) -> *mut Self {
         base
     }
 
+    /// # Safety
+    ///
+    /// As for `CState::current`.
     unsafe fn current(crtc: *mut bindings::drm_crtc) -> *mut Self {
         // SAFETY: The caller passes a valid CRTC.
         unsafe { (*crtc).state }
     }
 
+    /// # Safety
+    ///
+    /// As for `CState::init`.
     unsafe fn init(state: *mut Self, crtc: *mut bindings::drm_crtc) {
         // SAFETY: Guaranteed by the caller.
         unsafe { bindings::__drm_atomic_helper_crtc_state_init(state, crtc) }
     }
 
+    /// # Safety
+    ///
+    /// As for `CState::duplicate`.
     unsafe fn duplicate(state: *mut Self, crtc: *mut bindings::drm_crtc) {
         // SAFETY: Guaranteed by the caller.
         unsafe { bindings::__drm_atomic_helper_crtc_duplicate_state(crtc, state) }
     }
 
+    /// # Safety
+    ///
+    /// As for `CState::destroy`.
     unsafe fn destroy(state: *mut Self) {
         // SAFETY: Guaranteed by the caller.
         unsafe { bindings::__drm_atomic_helper_crtc_destroy_state(state) }

@@ -51,7 +51,7 @@ use crate::{
     time::{
         Instant,
         Monotonic, //
-    },
+    }, //
 };
 use core::{
     ptr,
@@ -74,7 +74,7 @@ const FROM_DEVICE: bindings::dma_data_direction = bindings::dma_data_direction::
 ///
 /// # Invariants
 ///
-/// The state is a [`Subclass`] of `struct drm_shadow_plane_state` with `D`, not changed while
+/// The state is a `Subclass` of `struct drm_shadow_plane_state` with `D`, not changed while
 /// borrowed except through [`PlaneCheck::data_mut`].
 #[repr(transparent)]
 pub struct ShadowPlaneState<D: StateData = ()>(Subclass<bindings::drm_shadow_plane_state, D>);
@@ -85,31 +85,49 @@ unsafe impl CState for bindings::drm_shadow_plane_state {
     type Object = bindings::drm_plane;
     type Base = bindings::drm_plane_state;
 
+    /// # Safety
+    ///
+    /// As for `CState::base`.
     unsafe fn base(state: *mut Self) -> *mut bindings::drm_plane_state {
         // SAFETY: A projection inside the allocation the caller guarantees.
         unsafe { &raw mut (*state).base }
     }
 
+    /// # Safety
+    ///
+    /// As for `CState::from_base`.
     unsafe fn from_base(base: *mut bindings::drm_plane_state) -> *mut Self {
         // SAFETY: The caller guarantees that `base` is the `base` of a `Self`.
         unsafe { container_of!(base, Self, base) }
     }
 
+    /// # Safety
+    ///
+    /// As for `CState::current`.
     unsafe fn current(plane: *mut bindings::drm_plane) -> *mut bindings::drm_plane_state {
         // SAFETY: The caller passes a valid plane.
         unsafe { (*plane).state }
     }
 
+    /// # Safety
+    ///
+    /// As for `CState::init`.
     unsafe fn init(state: *mut Self, plane: *mut bindings::drm_plane) {
         // SAFETY: Guaranteed by the caller; a zeroed `fmtcnv_state` is its initial value.
         unsafe { bindings::__drm_atomic_helper_plane_state_init(&raw mut (*state).base, plane) }
     }
 
+    /// # Safety
+    ///
+    /// As for `CState::duplicate`.
     unsafe fn duplicate(state: *mut Self, plane: *mut bindings::drm_plane) {
         // SAFETY: Guaranteed by the caller.
         unsafe { bindings::__drm_gem_duplicate_shadow_plane_state(plane, state) }
     }
 
+    /// # Safety
+    ///
+    /// As for `CState::destroy`.
     unsafe fn destroy(state: *mut Self) {
         // SAFETY: Guaranteed by the caller.
         unsafe { bindings::__drm_gem_destroy_shadow_plane_state(state) }

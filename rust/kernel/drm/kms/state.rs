@@ -6,7 +6,7 @@
 //!
 //! C drivers embed a helper's state (`struct drm_crtc_state`, `struct drm_shadow_plane_state`)
 //! as the first member of a struct of their own and wrap the helpers' `__drm_*` halves of the
-//! state hooks around their own fields. [`Subclass`] is that struct for any driver data
+//! state hooks around their own fields. `Subclass` is that struct for any driver data
 //! ([`StateData`]), with the three hooks written once: the state types of the object modules
 //! ([`CrtcState`](super::crtc::CrtcState),
 //! [`ShadowPlaneState`](super::gem_atomic_helper::ShadowPlaneState)) are subclasses.

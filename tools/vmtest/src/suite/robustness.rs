@@ -36,10 +36,15 @@ pub fn stress_suite(cfg: &VmConfig, drv: &Driver, cycles: u32, rep: &mut Report)
         1200,
         "0.05",
     );
+    // A client that does not start is a failure; what it and any task in D state are blocked
+    // on goes into the output, since the kernel reports a hung task only after two minutes.
     let client = format!(
         "{} p=$!; {holding} || \
-         {{ echo \"cycle $i: client did not start\"; cat /tmp/h.log; exit 1; }}",
-        hold_cmd(7, 600, "/tmp/h.log")
+         {{ echo \"cycle $i: client did not start\"; cat /tmp/h.log; {blocked}; exit 1; }}",
+        hold_cmd(7, 600, "/tmp/h.log"),
+        blocked = "grep -H State /proc/$p/status; cat /proc/$p/stack; \
+                   for t in /proc/[0-9]*; do grep -qs 'State:.D' $t/status && \
+                   {{ echo \"D: $(cat $t/comm)\"; cat $t/stack; }}; done"
     );
     let card_up = poll(
         &format!("ls /dev/dri/card* >/dev/null 2>&1 && {FBCON_BOUND}"),
@@ -78,7 +83,7 @@ fn stress_result(r: Result<(i32, Vec<String>)>, cycles: u32) -> Result<()> {
     if rc != 0 || !out.iter().any(|l| l.contains("STRESS-DONE")) {
         return Err(anyhow!(
             "exited {rc}:\n{}",
-            indent(&out[out.len().saturating_sub(20)..])
+            indent(&out[out.len().saturating_sub(60)..])
         ));
     }
     println!("INFO {cycles} cycles");
